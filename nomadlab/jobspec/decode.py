@@ -136,30 +136,30 @@ class Decoder:
         name = str(item.key)
         self.positions[path + (entry.api,)] = (item.line, item.column)
         if item.is_block:
-            self._problem(item.key, path, f"{name} is an attribute, not a block: write {name} = ...")
+            self._problem(item.key, path + (entry.api,), f"{name} is an attribute, not a block: write {name} = ...")
         elif name in seen:
-            self._problem(item.key, path, f"{name} is set twice; the first is on line {seen[name].line}")
+            self._problem(item.key, path + (entry.api,), f"{name} is set twice; the first is on line {seen[name].line}")
         seen[name] = item
 
     def _block(self, item: Item, entry: Block, path: Path, seen: dict[str, Item],
                out: dict[str, Any]) -> None:
         name = str(item.key)
         if not isinstance(item.value, Body):
-            self._problem(item.key, path, f"{name} must be a block: {self._example(name, entry)},"
+            self._problem(item.key, path + (entry.api,), f"{name} must be a block: {self._example(name, entry)},"
                                           f" not {_kind_word(item.value)}")
             return
         wanted = 1 if entry.label else 0
         if len(item.labels) != wanted:
             if wanted:
-                self._problem(item.key, path, f"{name} needs a label: {self._example(name, entry)}")
+                self._problem(item.key, path + (entry.api,), f"{name} needs a label: {self._example(name, entry)}")
             else:
-                self._problem(item.labels[0], path,
+                self._problem(item.labels[0], path + (entry.api,),
                               f"{name} takes no label: write {name} {{ ... }}, "
                               f'not {name} "{item.labels[0]}" {{ ... }}')
             return
         if not entry.many:
             if name in seen:
-                self._problem(item.key, path, f"only one {name} block is allowed here; the first"
+                self._problem(item.key, path + (entry.api,), f"only one {name} block is allowed here; the first"
                                               f" is on line {seen[name].line}")
                 return
             seen[name] = item
@@ -175,7 +175,7 @@ class Decoder:
             mapping = out.setdefault(entry.api, {})
             if label in mapping:
                 first = self.positions.get(path + (entry.api, label), (0, 0))[0]
-                self._problem(item.labels[0], path,
+                self._problem(item.labels[0], path + (entry.api, label),
                               f'{name} "{label}" is defined twice; the first is on line {first}')
                 return
             mapping[label] = self._object(item, entry, path + (entry.api, label))
@@ -227,7 +227,7 @@ class Decoder:
             key = str(item.key)
             self.positions[path + (key,)] = (item.line, item.column)
             if item.is_block or isinstance(item.value, Body):
-                self._problem(item.key, path, f'{name} holds only key = value pairs; "{key}" is a block')
+                self._problem(item.key, path + (key,), f'{name} holds only key = value pairs; "{key}" is a block')
                 continue
             if kind == "headers":
                 values = item.value if isinstance(item.value, list) else [item.value]
@@ -257,7 +257,7 @@ class Decoder:
                     out[key] = [out[key]]
                 out[key].append(converted)
             elif key in out:
-                self._problem(item.key, path, f'"{key}" is set twice in config')
+                self._problem(item.key, path + (key,), f'"{key}" is set twice in config')
             else:
                 out[key] = converted
         return out
@@ -322,7 +322,7 @@ class Decoder:
     def _unknown(self, item: Item, spec: Spec, where: str, path: Path) -> None:
         name = str(item.key)
         if name in UNSUPPORTED:
-            self._problem(item.key, path, f"{name} is not supported here: {UNSUPPORTED[name]}")
+            self._problem(item.key, path + (name,), f"{name} is not supported here: {UNSUPPORTED[name]}")
             return
         allowed = sorted(spec)
         message = f'unknown {"block" if item.is_block else "key"} "{name}" in {where}'
@@ -334,4 +334,4 @@ class Decoder:
         else:
             message += "."
         message += f" Allowed here: {', '.join(allowed)}."
-        self._problem(item.key, path, message)
+        self._problem(item.key, path + (name,), message)

@@ -112,7 +112,23 @@ class _PositionalParser(HclParser):
         lexer = self.lexer = self._lexer.lex.clone()
         lexer.lineno = 1
         lexer.begin("INITIAL")
-        return self.yacc.parse(text, lexer=lexer)
+        return self.yacc.parse(text, lexer=self)
+
+    def input(self, text: str) -> None:
+        """ply's lexer protocol: the parser hands the text to its lexer, here ply's own."""
+        self.lexer.input(text)
+
+    def token(self) -> Any:
+        """The next token; a string's position moved from its closing to its opening quote."""
+        tok = self.lexer.token()
+        if tok is not None and tok.type == "STRING":
+            if self.text.startswith('"', tok.lexpos):
+                start = self.lexer.abs_start - 1
+            else:  # a heredoc: point at its "<<"
+                start = max(self.text.rfind("<<", 0, self.lexer.here_start), 0)
+            tok.lineno -= self.text.count("\n", start, tok.lexpos)
+            tok.lexpos = start
+        return tok
 
     def objectlist_flat(self, lt: list, replace: bool) -> Body:  # type: ignore[override]
         return Body(lt)
