@@ -136,22 +136,26 @@ class Decoder:
         name = str(item.key)
         self.positions[path + (entry.api,)] = (item.line, item.column)
         if item.is_block:
-            self._problem(item.key, path + (entry.api,), f"{name} is an attribute, not a block: write {name} = ...")
+            self._problem(item.key, path + (entry.api,),
+                          f"{name} is an attribute, not a block: write {name} = ...")
         elif name in seen:
-            self._problem(item.key, path + (entry.api,), f"{name} is set twice; the first is on line {seen[name].line}")
+            self._problem(item.key, path + (entry.api,),
+                          f"{name} is set twice; the first is on line {seen[name].line}")
         seen[name] = item
 
     def _block(self, item: Item, entry: Block, path: Path, seen: dict[str, Item],
                out: dict[str, Any]) -> None:
         name = str(item.key)
         if not isinstance(item.value, Body):
-            self._problem(item.key, path + (entry.api,), f"{name} must be a block: {self._example(name, entry)},"
-                                          f" not {_kind_word(item.value)}")
+            self._problem(item.key, path + (entry.api,),
+                          f"{name} must be a block: {self._example(name, entry)},"
+                          f" not {_kind_word(item.value)}")
             return
         wanted = 1 if entry.label else 0
         if len(item.labels) != wanted:
             if wanted:
-                self._problem(item.key, path + (entry.api,), f"{name} needs a label: {self._example(name, entry)}")
+                self._problem(item.key, path + (entry.api,),
+                              f"{name} needs a label: {self._example(name, entry)}")
             else:
                 self._problem(item.labels[0], path + (entry.api,),
                               f"{name} takes no label: write {name} {{ ... }}, "
@@ -159,8 +163,9 @@ class Decoder:
             return
         if not entry.many:
             if name in seen:
-                self._problem(item.key, path + (entry.api,), f"only one {name} block is allowed here; the first"
-                                              f" is on line {seen[name].line}")
+                self._problem(item.key, path + (entry.api,),
+                              f"only one {name} block is allowed here; the first"
+                              f" is on line {seen[name].line}")
                 return
             seen[name] = item
             here = path + (entry.api,)
@@ -185,7 +190,9 @@ class Decoder:
 
     @staticmethod
     def _example(name: str, entry: Block) -> str:
-        return f'{name} "<{(entry.label or "name").lower()}>" {{ ... }}' if entry.label else f"{name} {{ ... }}"
+        if entry.label:
+            return f'{name} "<{entry.label.lower()}>" {{ ... }}'
+        return f"{name} {{ ... }}"
 
     def _shorthands(self, block: Block, out: dict[str, Any], path: Path) -> None:
         """Nomad's short forms: ``distinct_hosts = true``, ``version = ">= 1.2"``, ``port``."""
@@ -227,7 +234,8 @@ class Decoder:
             key = str(item.key)
             self.positions[path + (key,)] = (item.line, item.column)
             if item.is_block or isinstance(item.value, Body):
-                self._problem(item.key, path + (key,), f'{name} holds only key = value pairs; "{key}" is a block')
+                self._problem(item.key, path + (key,),
+                              f'{name} holds only key = value pairs; "{key}" is a block')
                 continue
             if kind == "headers":
                 values = item.value if isinstance(item.value, list) else [item.value]

@@ -7,7 +7,7 @@ Names and nesting follow Nomad's job specification docs and ``api/*.go`` HCL tag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Union
 
 __all__ = ["Attr", "Block", "Spec", "JOB", "JOB_FILE"]
