@@ -101,7 +101,7 @@ class Decoder:
 
     # -- blocks ------------------------------------------------------------------------
 
-    def _object(self, item: Item, block: Block, path: Path) -> dict[str, Any]:
+    def _object(self, item: Item, block: Block, path: Path) -> Optional[dict[str, Any]]:
         assert block.spec is not None
         self.positions[path] = (item.line, item.column)
         out: dict[str, Any] = {}
@@ -110,8 +110,7 @@ class Decoder:
             self.positions[path + (block.label,)] = (item.labels[0].line, item.labels[0].column)
         where = f'{item.key} "{item.labels[0]}"' if item.labels else str(item.key)
         self._body(item.value, block.spec, path, where, out)
-        self._shorthands(block, out, path)
-        return out
+        return out if self._shorthands(block, out, path) else None
 
     def _body(self, body: Body, spec: Spec, path: Path, where: str, out: dict[str, Any]) -> None:
         seen: dict[str, Item] = {}
@@ -186,7 +185,9 @@ class Decoder:
             mapping[label] = self._object(item, entry, path + (entry.api, label))
             return
         items = out.setdefault(entry.api, [])
-        items.append(self._object(item, entry, path + (entry.api, len(items))))
+        decoded = self._object(item, entry, path + (entry.api, len(items)))
+        if decoded is not None:
+            items.append(decoded)
 
     @staticmethod
     def _example(name: str, entry: Block) -> str:
@@ -194,16 +195,21 @@ class Decoder:
             return f'{name} "<{entry.label.lower()}>" {{ ... }}'
         return f"{name} {{ ... }}"
 
-    def _shorthands(self, block: Block, out: dict[str, Any], path: Path) -> None:
-        """Nomad's short forms: ``distinct_hosts = true``, ``version = ">= 1.2"``, ``port``."""
+    def _shorthands(self, block: Block, out: dict[str, Any], path: Path) -> bool:
+        """Nomad's short forms: ``distinct_hosts = true``, ``version = ">= 1.2"``, ``port``.
+
+        Returns False when the block means nothing and is dropped, as Nomad drops it."""
         if block.api in ("Constraints", "Affinities"):
             for short in _CONSTRAINT_SHORTHANDS:
                 if short in out:
                     out["Operand"] = short
                     out["RTarget"] = out.pop(short)
                     self._moved(path, short, "RTarget")
-            if out.pop("distinct_hosts", None):
+            distinct_hosts = out.pop("distinct_hosts", None)
+            if distinct_hosts:
                 out["Operand"] = "distinct_hosts"
+            elif distinct_hosts is False and "LTarget" not in out:
+                return False  # Nomad drops `distinct_hosts = false`
             if "distinct_property" in out:
                 out["Operand"] = "distinct_property"
                 out["LTarget"] = out.pop("distinct_property")
@@ -218,6 +224,7 @@ class Decoder:
                     if key[:len(old)] == old:
                         self.positions[path + (kind, index) + key[len(old):]] = pos
                 out[kind].append(port)
+        return True
 
     def _moved(self, path: Path, old: str, new: str) -> None:
         if path + (old,) in self.positions:
@@ -248,7 +255,8 @@ class Decoder:
         return out
 
     def _any(self, value: Any, path: Path) -> Any:
-        """A driver's ``config``: blocks become maps, repeated blocks lists, as Nomad's HCL does."""
+        """A driver's ``config``: every nested block becomes a list of maps (Nomad's
+        ``block_list``), a labelled one ``{label: [map]}``; ``key = { ... }`` stays a map."""
         if isinstance(value, list) and not isinstance(value, Body):
             return [self._any(v, path) for v in value]
         if not isinstance(value, Body):
@@ -258,16 +266,18 @@ class Decoder:
             key = str(item.key)
             self.positions.setdefault(path + (key,), (item.line, item.column))
             converted = self._any(item.value, path + (key,))
-            for label in reversed(item.labels):
-                converted = {str(label): converted}
-            if key in out and item.is_block:
-                if not isinstance(out[key], list):
-                    out[key] = [out[key]]
-                out[key].append(converted)
-            elif key in out:
-                self._problem(item.key, path + (key,), f'"{key}" is set twice in config')
-            else:
+            if not item.is_block:
+                if key in out:
+                    self._problem(item.key, path + (key,), f'"{key}" is set twice in config')
                 out[key] = converted
+                continue
+            for label in reversed(item.labels):
+                converted = {str(label): [converted]}
+            out.setdefault(key, [])
+            if isinstance(out[key], list):
+                out[key].append(converted)
+            else:
+                self._problem(item.key, path + (key,), f'"{key}" is set twice in config')
         return out
 
     def _convert(self, value: Any, kind: str, key: Key, path: Path) -> Any:
@@ -275,6 +285,8 @@ class Decoder:
         if kind == "string":
             if isinstance(value, bool):
                 return "true" if value else "false"
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value))
             if isinstance(value, (int, float)):
                 return str(value)
             if isinstance(value, str):

@@ -12,7 +12,7 @@ import copy
 import dataclasses
 from typing import Optional, TypeVar
 
-from ..structs import (Affinity, EphemeralDisk, Job, LogConfig, MigrateStrategy,
+from ..structs import (Affinity, CheckRestart, EphemeralDisk, Job, LogConfig, MigrateStrategy,
                        ReschedulePolicy, Resources, RestartPolicy, Service, Spread, Task,
                        TaskGroup, Template, UpdateStrategy)
 from ..structs.duration import HOUR, MINUTE, SECOND
@@ -45,7 +45,9 @@ def default_restart_policy(job_type: str) -> RestartPolicy:
 
 
 def default_reschedule_policy(job_type: str) -> ReschedulePolicy:
-    """Service: unlimited, exponential from 30s to 1h. Batch: once in 24h after 5s."""
+    """Service: unlimited, exponential from 30s to 1h. Batch: once in 24h after 5s.
+
+    Any other type gets an all-zero policy (Nomad gives sysbatch one; system none)."""
     if job_type == "service":
         return ReschedulePolicy(attempts=0, interval=0, delay=30 * SECOND,
                                 delay_function="exponential", max_delay=HOUR, unlimited=True)
@@ -128,7 +130,7 @@ def _group(group: TaskGroup, job: Job) -> None:
 
     if job.reschedule is not None:
         group.reschedule_policy = _merge(job.reschedule, group.reschedule_policy)
-    if group.reschedule_policy is None and job_type not in ("system", "sysbatch"):
+    if group.reschedule_policy is None and job_type != "system":
         group.reschedule_policy = default_reschedule_policy(job_type)
     if group.reschedule_policy is not None:
         group.reschedule_policy = _merge(default_reschedule_policy(job_type), group.reschedule_policy)
@@ -147,8 +149,10 @@ def _group(group: TaskGroup, job: Job) -> None:
         _affinity(affinity)
     for spread in group.spreads:
         _spread(spread)
-    for network in group.networks:
-        network.mode = network.mode or "host"
+    if group.disconnect is not None:
+        group.disconnect.replace = True if group.disconnect.replace is None \
+            else group.disconnect.replace
+        group.disconnect.reconcile = group.disconnect.reconcile or "best_score"
     for service in group.services:
         _service(service, f"{job.name}-{group.name}")
 
@@ -185,6 +189,9 @@ def _task(task: Task, group: TaskGroup, job: Job) -> None:
         _service(service, f"{job.name}-{group.name}-{task.name}")
     for affinity in task.affinities:
         _affinity(affinity)
+    for mount in task.volume_mounts:
+        mount.read_only = bool(mount.read_only)
+        mount.propagation_mode = mount.propagation_mode or "private"
     if task.lifecycle is not None and not task.lifecycle.hook:
         task.lifecycle = None
     assert group.restart_policy is not None
@@ -214,6 +221,20 @@ def _service(service: Service, default_name: str) -> None:
     service.on_update = service.on_update or "require_healthy"
     for check in service.checks:
         check.on_update = check.on_update or service.on_update
-        if check.check_restart is None and service.check_restart is not None:
-            check.check_restart = copy.deepcopy(service.check_restart)
+        if service.check_restart is not None:
+            check.check_restart = _merge_check_restart(service.check_restart, check.check_restart)
+        if check.check_restart is not None and check.check_restart.grace is None:
+            check.check_restart.grace = SECOND
+    if service.check_restart is not None and service.check_restart.grace is None:
+        service.check_restart.grace = SECOND
+
+
+def _merge_check_restart(service: CheckRestart, check: Optional[CheckRestart]) -> CheckRestart:
+    """Nomad's CheckRestart.Merge: the check's non-zero values win over the service's."""
+    merged = copy.deepcopy(service)
+    if check is not None:
+        merged.limit = check.limit or merged.limit
+        merged.grace = check.grace if check.grace is not None else merged.grace
+        merged.ignore_warnings = check.ignore_warnings or merged.ignore_warnings
+    return merged
 

@@ -12,6 +12,7 @@ is also what makes parsing fast (``hcl.loads`` rebuilds them on every call).
 from __future__ import annotations
 
 import re
+import textwrap
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -119,13 +120,23 @@ class _PositionalParser(HclParser):
         self.lexer.input(text)
 
     def token(self) -> Any:
-        """The next token; a string's position moved from its closing to its opening quote."""
+        """The next token, with strings read as HCL reads them.
+
+        A string's position moves from its closing to its opening quote; its value is
+        re-read from the source, because pyhcl keeps escapes other than ``\\"`` and
+        ``\\\\`` as typed and drops a heredoc's final newline and indentation rule.
+        """
         tok = self.lexer.token()
         if tok is not None and tok.type == "STRING":
             if self.text.startswith('"', tok.lexpos):
                 start = self.lexer.abs_start - 1
-            else:  # a heredoc: point at its "<<"
+                tok.value = _unescape(self.text[start + 1:tok.lexpos])
+            else:  # a heredoc ends where its marker line starts
                 start = max(self.text.rfind("<<", 0, self.lexer.here_start), 0)
+                body = self.text[self.lexer.here_start:tok.lexpos]
+                if self.text.startswith("<<-", start):
+                    body = textwrap.dedent(body)
+                tok.value = body.replace("$${", "${")
             tok.lineno -= self.text.count("\n", start, tok.lexpos)
             tok.lexpos = start
         return tok
@@ -252,6 +263,21 @@ class _PositionalParser(HclParser):
 for _name, _func in list(vars(_PositionalParser).items()):
     if _name.startswith("p_") and _name != "p_error":
         _func.co_firstlineno = getattr(HclParser, _name).__code__.co_firstlineno
+
+
+_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))', re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(raw: str) -> str:
+    """HCL's string escapes (\\n, \\t, \\", \\\\, \\uXXXX) and ``$${`` for a literal ``${``."""
+    def replace(match: re.Match[str]) -> str:
+        code = match.group(1) or match.group(2)
+        if code:
+            return chr(int(code, 16))
+        return _SIMPLE_ESCAPES.get(match.group(3), match.group(0))
+
+    return _ESCAPE.sub(replace, raw).replace("$${", "${")
 
 
 def _as_key(key: Any) -> Key:

@@ -34,7 +34,7 @@ _HEALTH_CHECKS = ("checks", "task_states", "manual")
 _HOOKS = ("prestart", "poststart", "poststop")
 _CHANGE_MODES = ("noop", "restart", "signal", "script")
 _CHECK_TYPES = ("http", "tcp", "script", "grpc")
-_NETWORK_MODES = ("host", "bridge", "none")
+_NETWORK_MODES = ("", "host", "bridge", "none")  # "" is host
 _ARTIFACT_MODES = ("any", "file", "dir")
 _NEEDS_VALUE = ("<", "<=", ">", ">=", "set_contains", "set_contains_all", "set_contains_any")
 _SERVICE_NAME = re.compile(r"^(?i:[a-z0-9]|[a-z0-9\$][a-zA-Z0-9\-\$\{\}\_\.]*[a-z0-9\}])$")

@@ -1,0 +1,13 @@
+job "web" {
+  constraint {
+    attribute = "${attr.kernel.name}"
+    operator  = "equals"
+    value     = "linux"
+  }
+
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,8 @@
+job "web" {
+  group "web" {
+    task "server" {
+      driver    = "exec"
+      resources = "large"
+    }
+  }
+}

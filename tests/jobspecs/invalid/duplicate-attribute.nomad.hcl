@@ -1,0 +1,11 @@
+job "web" {
+  group "web" {
+    count = 2
+
+    task "server" {
+      driver = "exec"
+    }
+
+    count = 3
+  }
+}

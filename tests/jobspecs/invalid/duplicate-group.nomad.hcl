@@ -1,0 +1,13 @@
+job "web" {
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,11 @@
+job "web" {
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+
+    task "server" {
+      driver = "docker"
+    }
+  }
+}

@@ -1,0 +1,7 @@
+job "web" "frontend" {
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

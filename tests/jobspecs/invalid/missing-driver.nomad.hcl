@@ -1,0 +1,9 @@
+job "web" {
+  group "web" {
+    task "server" {
+      config {
+        command = "/usr/bin/server"
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+job "web" {
+  type = "service"
+
+  periodic {
+    cron = "*/5 * * * *"
+  }
+
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,11 @@
+job "web" {
+  group "web" {
+    network {
+      port "http-alt" {}
+    }
+
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,9 @@
+job "web" {
+  priority = 101
+
+  group "web" {
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,12 @@
+job "web" {
+  group "web" {
+    task "server" {
+      driver = "exec"
+
+      resources {
+        cpu    = 200
+        memory =
+      }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+job "web" {
+  group "web" {
+    count = 2;
+
+    task "server" {
+      driver = "exec"
+    }
+  }
+}

@@ -1,0 +1,15 @@
+job "web" {
+  group "web" {
+    task "server" {
+      driver = "exec"
+
+      resources {
+        cpu = 200
+      }
+
+      resources {
+        memory = 512
+      }
+    }
+  }
+}
