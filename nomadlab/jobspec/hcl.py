@@ -137,8 +137,8 @@ class _PositionalParser(HclParser):
                 if self.text.startswith("<<-", start):
                     body = textwrap.dedent(body)
                 tok.value = body.replace("$${", "${")
-            tok.lineno -= self.text.count("\n", start, tok.lexpos)
-            tok.lexpos = start
+                tok.lineno = self.text.count("\n", 0, start) + 1
+            tok.lexpos = start  # ply already gives a quoted string its opening line
         return tok
 
     def objectlist_flat(self, lt: list, replace: bool) -> Body:  # type: ignore[override]
