@@ -216,10 +216,10 @@ class Decoder:
                 self._moved(path, "distinct_property", "LTarget")
         elif block.api == "Networks" and "Ports" in out:
             ports = out.pop("Ports")
-            for port in ports:
+            for number, port in enumerate(ports):
                 kind = "ReservedPorts" if port.get("Value") else "DynamicPorts"
                 index = len(out.setdefault(kind, []))
-                old = path + ("Ports", ports.index(port))
+                old = path + ("Ports", number)
                 for key, pos in list(self.positions.items()):
                     if key[:len(old)] == old:
                         self.positions[path + (kind, index) + key[len(old):]] = pos

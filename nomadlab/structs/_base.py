@@ -28,9 +28,10 @@ __all__ = ["APIStruct", "StructDecodeError", "api_field", "api_name"]
 
 T = TypeVar("T", bound="APIStruct")
 
-# Parts of a snake_case name that Nomad spells in capitals (ID, CPU, MemoryMB, ...).
+# Parts of a snake_case name that Nomad spells in capitals (ID, MemoryMB, ...). "cpu" is
+# not one: Nomad writes Cpu, CpuShares, TotalCpuCores; only the legacy Resources.CPU is upper.
 _ACRONYMS = {
-    "id": "ID", "cpu": "CPU", "mb": "MB", "ip": "IP", "tg": "TG", "dns": "DNS",
+    "id": "ID", "mb": "MB", "ip": "IP", "tg": "TG", "dns": "DNS",
     "cidr": "CIDR", "acl": "ACL", "ttl": "TTL", "http": "HTTP", "tls": "TLS",
     "url": "URL", "iops": "IOPS", "csi": "CSI", "grpc": "GRPC",
 }

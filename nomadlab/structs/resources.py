@@ -57,7 +57,7 @@ class RequestedDevice(APIStruct):
 class Resources(APIStruct):
     """A task's resource ask; CPU in MHz, memory in MB (``memory_max_mb`` for oversubscription)."""
 
-    cpu: Optional[int] = None
+    cpu: Optional[int] = api_field("CPU", default=None)
     cores: Optional[int] = None
     memory_mb: Optional[int] = None
     memory_max_mb: Optional[int] = None
