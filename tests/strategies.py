@@ -11,7 +11,7 @@ through ``override``).
 from __future__ import annotations
 
 import dataclasses
-import sys
+import functools
 import types
 import typing
 from typing import Any, Callable, Iterator, Optional, Union
@@ -21,12 +21,10 @@ from hypothesis import strategies as st
 import nomadlab.structs as structs
 from nomadlab.structs import APIStruct
 
-__all__ = ["ALL_STRUCTS", "JSON", "Override", "api_fields", "inner_hint", "is_optional",
-           "is_struct", "iter_structs", "strategy_for"]
+__all__ = ["ALL_STRUCTS", "INT_BOUND", "JSON", "Override", "api_fields", "inner_hint",
+           "is_optional", "is_struct", "iter_structs", "strategy_for"]
 
-_UNION_TYPES: tuple[Any, ...] = (Union,)
-if sys.version_info >= (3, 10):
-    _UNION_TYPES += (types.UnionType,)
+_UNION_TYPES = (Union, types.UnionType)
 
 INT_BOUND = 2**62
 
@@ -71,10 +69,11 @@ def inner_hint(hint: Any) -> Any:
     return hint
 
 
-def api_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+@functools.lru_cache(maxsize=None)
+def api_fields(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
     """The dataclass fields of ``cls`` that reach the API (all but ``extra``), with hints."""
     hints = typing.get_type_hints(cls)
-    return [(f, hints[f.name]) for f in dataclasses.fields(cls) if f.name != "extra"]
+    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls) if f.name != "extra")
 
 
 def _unknown_keys(cls: type) -> st.SearchStrategy[dict[str, Any]]:
@@ -99,7 +98,7 @@ def strategy_for(cls: type[APIStruct], *, max_depth: int = 3, with_extra: bool =
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    options = dict(max_depth=max_depth, with_extra=with_extra, override=override)
+    options = {"max_depth": max_depth, "with_extra": with_extra, "override": override}
     kwargs: dict[str, st.SearchStrategy] = {}
     for f, hint in api_fields(cls):
         inner = inner_hint(hint)

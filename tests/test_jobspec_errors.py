@@ -199,3 +199,13 @@ def test_json_validation_problem_names_the_block() -> None:
 def test_not_text_is_a_job_spec_error(text: object) -> None:
     err = _error(text)  # type: ignore[arg-type]
     assert "a job spec is text" in err.problems[0].message
+
+
+def test_a_repeated_port_label_points_at_the_second_port() -> None:
+    text = ('job "a" {\n  group "g" {\n    network {\n      port "http" {}\n      port "http" {}\n'
+            '    }\n    task "t" { driver = "exec" }\n  }\n}\n')
+    with pytest.raises(nl.JobSpecError) as info:
+        nl.parse_job(text)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.column, problem.message) == \
+        (5, 12, 'Port label "http" already in use')

@@ -390,7 +390,7 @@ def swap_value(text: str, data: st.DataObject) -> str:
         return text[:m.start(4)] + value + text[m.end(4):]
     if not block_list:
         return text
-    start, opening, closing = data.draw(st.sampled_from(block_list), label="block")
+    start, _, closing = data.draw(st.sampled_from(block_list), label="block")
     key = BLOCK_KEY.match(text, start)
     name = key.group(2) if key else "block"
     value = data.draw(st.sampled_from(VALUES), label="value for block")
@@ -439,7 +439,7 @@ MUTATIONS: dict[str, Mutation] = {
 def test_the_scanner_finds_every_block() -> None:
     found = blocks(SYSTEM)
     assert len(found) == SYSTEM.count("{\n")  # heredoc braces ({{ env }}) are not blocks
-    start, opening, closing = max(found, key=lambda b: b[2] - b[1])
+    start, _, closing = max(found, key=lambda b: b[2] - b[1])
     assert SYSTEM[start:].lstrip().startswith('job "node-agent"')
     assert SYSTEM[closing] == "}" and SYSTEM[closing + 1:].strip() == ""
 
@@ -450,6 +450,41 @@ def test_the_scanner_finds_every_block() -> None:
 def test_one_mutation(mutation: str, data: st.DataObject) -> None:
     text = SPECS[data.draw(st.sampled_from(sorted(SPECS)), label="spec")]
     check(MUTATIONS[mutation](text, data))
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_every_attribute_with_every_kind_of_value(name: str) -> None:
+    """Exhaustively, not by chance: each ``key = value`` of the spec given each VALUES entry."""
+    text = SPECS[name]
+    attributes = list(ATTRIBUTE.finditer(text))
+    assert len(attributes) > 10
+    for m in attributes:
+        for value in VALUES:
+            check(text[:m.start(4)] + value + text[m.end(4):])
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_every_lost_brace_quote_and_cut(name: str) -> None:
+    """Each brace, bracket or quote deleted in turn; the file cut short after each line."""
+    text = SPECS[name]
+    for i, char in enumerate(text):
+        if char in '{}[]"':
+            check(text[:i] + text[i + 1:])
+    for i, char in enumerate(text):
+        if char == "\n":
+            check(text[:i])
+            check(text[:i + 1])
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_every_block_in_every_other_block(name: str) -> None:
+    """Wrong nesting: each block cut out and pasted inside each other block and at the top."""
+    text = SPECS[name]
+    for start, _, closing in blocks(text):
+        piece = text[start:closing + 1]
+        rest = text[:start] + text[closing + 1:]
+        for at in [opening + 1 for _, opening, _ in blocks(rest)] + [0, len(rest)]:
+            check(rest[:at] + "\n" + piece + "\n" + rest[at:])
 
 
 @FUZZ

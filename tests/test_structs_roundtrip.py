@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import nomadlab.structs as structs
 from nomadlab.structs import (ACLToken, Allocation, APIStruct, Evaluation, Job, Node,
                               StructDecodeError)
-from strategies import (ALL_STRUCTS, JSON, api_fields, inner_hint, is_optional, is_struct,
+from strategies import (ALL_STRUCTS, api_fields, inner_hint, is_optional, is_struct,
                         iter_structs, strategy_for)
 
 IDS = [cls.__name__ for cls in ALL_STRUCTS]
@@ -41,11 +41,10 @@ def test_every_struct_is_enumerated() -> None:
 
     def visit(hint: Any) -> None:
         hint = inner_hint(hint)
-        if is_struct(hint):
-            if hint not in reachable:
-                reachable.add(hint)
-                for _, field_hint in api_fields(hint):
-                    visit(field_hint)
+        if is_struct(hint) and hint not in reachable:
+            reachable.add(hint)
+            for _, field_hint in api_fields(hint):
+                visit(field_hint)
         for arg in typing.get_args(hint):
             visit(arg)
 
