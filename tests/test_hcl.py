@@ -45,8 +45,12 @@ def test_blocks_and_attributes_are_told_apart() -> None:
 
 
 @pytest.mark.parametrize("text, line, column, words", [
-    ('job "x" {\n  count = 1\n', 3, 1, "end of file"),
-    ('job "x" {\n  count = \n}\n', 3, 1, "unexpected '}'"),
+    ('job "x" {\n  count = 1\n', 1, 1, 'job "x" { is never closed'),
+    ('job "x" {\n  group "a" {\n    count = 1\n}\n', 1, 1, 'job "x" { is never closed'),
+    ('job "x" {\n  count = \n}\n', 2, 3, "count = has no value"),
+    ('job "x" {\n  group "g" {\n    count =\n    task "t" {}\n  }\n}\n', 3, 5,
+     "count = has no value"),
+    ('job "x" {\n  a = "open\n  b = "x"\n}\n', 2, 7, "not closed on its line"),
     ('job "x" {\n  name = "abc\n}\n', 2, 10, "never closed"),
     ('job "x" {\n  data = <<EOF\nline\n}\n', 2, 10, "heredoc is never closed"),
     ('job "x" {\n  count = 1 ~\n}\n', 2, 13, "unexpected character '~'"),

@@ -56,3 +56,19 @@ def test_disconnect_volume_mount_and_check_restart_defaults() -> None:
 
 def test_whole_floats_in_maps_are_written_like_go() -> None:
     assert task_of('meta { big = 1e3\n ratio = 0.5 }').meta == {"big": "1000", "ratio": "0.5"}
+
+
+def test_file_artifact_default_destination_is_gos_path_base() -> None:
+    t = task_of('artifact {\n source = "https://example.com/bin/tool?archive=false"\n'
+                ' mode = "file"\n}\nartifact { source = "https://example.com/dir/" }')
+    assert [a.relative_dest for a in t.artifacts] == ["local/tool?archive=false", "local/"]
+
+
+def test_a_misspelled_key_is_not_also_reported_as_missing() -> None:
+    try:
+        nl.parse_job('job "j" {\n group "g" {\n task "t" {\n drivr = "exec"\n }\n }\n}\n')
+    except nl.JobSpecError as err:
+        assert [p.message.split(";")[0] for p in err.problems] == \
+            ['unknown key "drivr" in task "t"']
+    else:
+        raise AssertionError("a task without a driver parsed")

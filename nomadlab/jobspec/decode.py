@@ -71,6 +71,9 @@ class Decoder:
 
     def __init__(self) -> None:
         self.problems: list[tuple[Optional[Position], Path, str]] = []
+        #: Paths whose validation problems would only repeat a decode problem (a value
+        #: already reported, or the key a misspelling was probably meant to be).
+        self.reported: list[Path] = []
         self.positions: dict[Path, Position] = {}
 
     # -- entry point -------------------------------------------------------------------
@@ -338,6 +341,8 @@ class Decoder:
     def _problem(self, key: Optional[Key], path: Path, message: str) -> None:
         position = (key.line, key.column) if key is not None and key.line else None
         self.problems.append((position, path, message))
+        if path:
+            self.reported.append(path)
 
     def _unknown(self, item: Item, spec: Spec, where: str, path: Path) -> None:
         name = str(item.key)
@@ -349,6 +354,7 @@ class Decoder:
         close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean `{close[0]}`?"
+            self.reported.append(path + (spec[close[0]].api,))
         elif name in ("group", "task") and spec is JOB_FILE:
             message += f"; a {name} goes inside a job block: job \"<name>\" {{ {name} ... }}."
         else:

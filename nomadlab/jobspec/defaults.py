@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import posixpath
 from typing import Optional, TypeVar
 
 from ..structs import (Affinity, CheckRestart, EphemeralDisk, Job, LogConfig, MigrateStrategy,
@@ -179,7 +180,7 @@ def _task(task: Task, group: TaskGroup, job: Job) -> None:
         artifact.getter_source = artifact.getter_source or ""
         if artifact.relative_dest is None:
             if artifact.getter_mode == "file":
-                name = artifact.getter_source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+                name = posixpath.basename(artifact.getter_source.rstrip("/"))  # Go's path.Base
                 artifact.relative_dest = f"local/{name}"
             else:
                 artifact.relative_dest = "local/"

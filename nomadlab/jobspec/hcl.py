@@ -15,7 +15,7 @@ import re
 import textwrap
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from hcl.lexer import Lexer
 from hcl.parser import HclParser
@@ -130,7 +130,13 @@ class _PositionalParser(HclParser):
         if tok is not None and tok.type == "STRING":
             if self.text.startswith('"', tok.lexpos):
                 start = self.lexer.abs_start - 1
-                tok.value = _unescape(self.text[start + 1:tok.lexpos])
+                raw = self.text[start + 1:tok.lexpos]
+                if "\n" in _INTERPOLATION.sub("", raw):
+                    raise HCLSyntaxError(
+                        "this string is not closed on its line: a '\"' is missing (quoted "
+                        "strings may not be split over lines; use a heredoc, <<EOT)",
+                        tok.lineno, _column(self.text, start))
+                tok.value = _unescape(raw)
             else:  # a heredoc ends where its marker line starts
                 start = max(self.text.rfind("<<", 0, self.lexer.here_start), 0)
                 body = self.text[self.lexer.here_start:tok.lexpos]
@@ -174,10 +180,16 @@ class _PositionalParser(HclParser):
                    | objectkey COLON objectbrackets
                    | objectkey COLON booleanexp
         '''
-        value = p[3]
+        key, value = _as_key(p[1]), p[3]
+        value_line = value.line if isinstance(value, Key) else \
+            p.lineno(3) if p.slice[3].type == "IDENTIFIER" else key.line
+        if value_line > key.line:
+            # `count =` then `task "x" {` on the next line reads as `count = task`.
+            raise HCLSyntaxError(f"{key} = has no value: the value must follow on the same line",
+                                 key.line, key.column)
         if isinstance(value, Key):
             value = str(value)
-        p[0] = Item(_as_key(p[1]), value)
+        p[0] = Item(key, value)
 
     def p_objectitem_2(self, p):
         '''
@@ -247,15 +259,41 @@ class _PositionalParser(HclParser):
         p[0] = f"{p[1]} {p[2]} {p[3]}"
 
     def p_error(self, p):
+        stack = self.yacc.symstack
+        if stack and stack[-1].type in ("EQUAL", "COLON") and len(stack) > 1 \
+                and isinstance(stack[-2].value, Key):
+            key = stack[-2].value
+            raise HCLSyntaxError(f"{key} = has no value: write {key} = <value>",
+                                 key.line, key.column)
         if p is None:
+            block = _innermost_open_block(stack)
+            if block is not None:
+                raise HCLSyntaxError(f"{block} {{ is never closed: a '}}' is missing (at its end, or"
+                                     " at the end of a block inside it)",
+                                     block.line, block.column)
             line = self.text.count("\n") + 1
             column = len(self.text) - self.text.rfind("\n")
-            raise HCLSyntaxError("unexpected end of file: a block is missing its closing '}'",
-                                 line, column)
+            raise HCLSyntaxError("unexpected end of file", line, column)
         found = _TOKEN_WORDS.get(p.type, p.type)
         if p.type in ("STRING", "IDENTIFIER", "NUMBER", "FLOAT", "BOOL"):
             found = f"{found} {p.value!r}"
         raise HCLSyntaxError(f"unexpected {found}", p.lineno, _column(self.text, p.lexpos))
+
+
+def _innermost_open_block(stack: list) -> Optional[Key]:
+    """The block header (``group "api"``) of the last ``{`` still open on ply's stack."""
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i].type == "LEFTBRACE":
+            keys = []
+            j = i - 1
+            while j >= 0 and stack[j].type == "objectkey" and isinstance(stack[j].value, Key):
+                keys.insert(0, stack[j].value)
+                j -= 1
+            if keys:
+                header = Key(" ".join([keys[0]] + [f'"{k}"' for k in keys[1:]]),
+                             keys[0].line, keys[0].column)
+                return header
+    return None
 
 
 # ply orders grammar rules by the line they are defined on, and that order settles
@@ -265,6 +303,7 @@ for _name, _func in list(vars(_PositionalParser).items()):
         _func.co_firstlineno = getattr(HclParser, _name).__code__.co_firstlineno
 
 
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
 _ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(.))', re.S)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 

@@ -87,9 +87,8 @@ def _parse_hcl(text: str, filename: Optional[str]) -> Job:
     if data is not None:
         # Validate what did decode, but say nothing more about a value already reported.
         job, api, found = _build(data)
-        reported = [path for _, path, _ in decoder.problems]
         problems += [_problem(api, path, message, decoder.positions) for path, message in found
-                     if not any(path[:len(r)] == r for r in reported if r)]
+                     if not any(path[:len(r)] == r for r in decoder.reported)]
     if problems or job is None:
         raise JobSpecError(problems, text, filename)
     return job

@@ -72,7 +72,7 @@ def validate(job: Job) -> Problems:
         if not dc:
             add((("Datacenters", i), "Job datacenter must be non-empty string"))
     if not job.task_groups:
-        add(((), 'Missing job task groups: a job needs at least one group "<name>" { ... }'))
+        add((("TaskGroups",), 'Missing job task groups: a job needs at least one group "<name>" { ... }'))
     for i, constraint in enumerate(job.constraints):
         _constraint(constraint, ("Constraints", i), add)
     for i, affinity in enumerate(job.affinities):
