@@ -123,18 +123,15 @@ class Decoder:
             if entry is None:
                 self._unknown(item, spec, where, path)
                 continue
-            if isinstance(entry, Attr):
-                self._attribute(item, entry, path, seen)
-            else:
+            if isinstance(entry, Block):
                 self._block(item, entry, path, seen, out)
-                continue
-            if item.is_block:
-                continue
-            value = self._convert(item.value, entry.kind, item.key, path + (entry.api,))
-            if value is not None:
-                out[entry.api] = value
+            elif self._attribute(item, entry, path, seen):
+                value = self._convert(item.value, entry.kind, item.key, path + (entry.api,))
+                if value is not None:
+                    out[entry.api] = value
 
-    def _attribute(self, item: Item, entry: Attr, path: Path, seen: dict[str, Item]) -> None:
+    def _attribute(self, item: Item, entry: Attr, path: Path, seen: dict[str, Item]) -> bool:
+        """Record the attribute's position and misuse; True when it has a value to convert."""
         name = str(item.key)
         self.positions[path + (entry.api,)] = (item.line, item.column)
         if item.is_block:
@@ -144,6 +141,7 @@ class Decoder:
             self._problem(item.key, path + (entry.api,),
                           f"{name} is set twice; the first is on line {seen[name].line}")
         seen[name] = item
+        return not item.is_block
 
     def _block(self, item: Item, entry: Block, path: Path, seen: dict[str, Item],
                out: dict[str, Any]) -> None:
