@@ -73,7 +73,8 @@ def inner_hint(hint: Any) -> Any:
 def api_fields(cls: type) -> tuple[tuple[dataclasses.Field, Any], ...]:
     """The dataclass fields of ``cls`` that reach the API (all but ``extra``), with hints."""
     hints = typing.get_type_hints(cls)
-    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls) if f.name != "extra")
+    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls)
+                 if f.name != "extra" and not f.metadata.get("internal"))
 
 
 def _unknown_keys(cls: type) -> st.SearchStrategy[dict[str, Any]]:

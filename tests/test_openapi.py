@@ -33,7 +33,7 @@ import nomadlab as nl
 from nomadlab.structs import (ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, APIStruct,
                               Constraint, Deployment, DisconnectStrategy, Evaluation, Job,
                               NetworkResource, Node, Resources, Spread, Task, TaskEvent,
-                              TaskGroup, TaskState)
+                              TaskGroup, TaskState, Plan, PlanResult)
 from strategies import ALL_STRUCTS, INT_BOUND, api_fields, inner_hint, is_struct, strategy_for
 
 DOCUMENT = yaml.safe_load((Path(__file__).parent / "data" / "nomad-openapi.yaml")
@@ -44,7 +44,9 @@ REF = "#/components/schemas/"
 #: Our class -> Nomad's schema, where the names differ.
 SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric"}
 #: Structs newer than the OpenAPI document (the group ``disconnect`` block is Nomad 1.8+).
-NO_SCHEMA: set[type] = {DisconnectStrategy}
+#: Plans travel only between nomadlab's scheduler and plan applier (Nomad's are internal
+#: RPC structs, not in the HTTP API).
+NO_SCHEMA: set[type] = {DisconnectStrategy, Plan, PlanResult}
 
 #: Fields nomadlab models that Nomad's OpenAPI document does not list (newer Nomad fields,
 #: or fields of nomad/structs that the generated api schema leaves out).  Each entry is

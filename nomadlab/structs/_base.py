@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
-__all__ = ["APIStruct", "StructDecodeError", "api_field", "api_name"]
+__all__ = ["APIStruct", "StructDecodeError", "api_field", "api_name", "internal_field"]
 
 T = TypeVar("T", bound="APIStruct")
 
@@ -40,6 +40,12 @@ _ACRONYMS = {
 def api_name(python_name: str) -> str:
     """Nomad's PascalCase spelling of a snake_case attribute name."""
     return "".join(_ACRONYMS.get(part, part.capitalize()) for part in python_name.split("_"))
+
+
+def internal_field(**kwargs: Any) -> Any:
+    """A field nomadlab keeps beside the API data (an evaluation's trace): never emitted,
+    never read from JSON, not part of equality."""
+    return field(default=None, compare=False, repr=False, metadata={"internal": True}, **kwargs)
 
 
 def api_field(api: str, **kwargs: Any) -> Any:
@@ -128,7 +134,7 @@ class APIStruct:
             cached = tuple(
                 _Field(f.name, f.metadata.get("api") or api_name(f.name), hints[f.name])
                 for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-                if f.name != "extra"
+                if f.name != "extra" and not f.metadata.get("internal")
             )
             APIStruct._fields_cache[cls] = cached
         return cached

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
-from ._base import APIStruct
+from ._base import APIStruct, internal_field
 from .resources import Resources
 
 __all__ = ["Evaluation", "AllocMetric", "NodeScoreMeta", "EVAL_STATUSES", "EVAL_TRIGGERS"]
@@ -84,3 +84,6 @@ class Evaluation(APIStruct):
     modify_index: int = 0
     create_time: int = 0
     modify_time: int = 0
+    #: What the scheduler decided and why (a nomadlab.scheduler.trace.EvalTrace); exists
+    #: only in-process, never in the API JSON.
+    trace: Any = internal_field()

@@ -1,0 +1,307 @@
+"""``nl.dev()``: a server and its nodes in this process, the way ``nomad agent -dev`` runs one.
+
+The agent is what labs and users hold: it parses job specs, writes through the server,
+moves evaluations along (a background worker in ``auto`` mode, ``step()`` in ``step``
+mode) and reads back the same structs the scheduler uses.
+
+Until real clients exist, nodes are *simulated*: they are registered and scheduled onto
+exactly like real ones, but nothing runs on them, and every simulated node says so
+(attribute ``nomadlab.simulated = true``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import uuid
+from typing import Any, Iterable, Optional, Union
+
+from .jobspec import parse_job
+from .scheduler.constraints import explain_constraint
+from .scheduler.generic import schedule
+from .scheduler.trace import EvalTrace
+from .server.records import SchedulerConfig
+from .server.server import Server, StepRecord
+from .structs import (Allocation, Constraint, Deployment, DriverInfo, Evaluation, Job,
+                      NetworkResource, Node, NodeCpuResources, NodeDiskResources,
+                      NodeMemoryResources, NodeResources)
+
+__all__ = ["Agent", "dev", "simulated_node"]
+
+MODES = ("auto", "step")
+
+
+def simulated_node(name: str, *, datacenter: str = "dc1", node_class: str = "",
+                   node_pool: str = "default", cpu: int = 4000, memory: int = 8192,
+                   disk: int = 50_000, meta: Optional[dict[str, str]] = None,
+                   attributes: Optional[dict[str, str]] = None,
+                   drivers: Iterable[str] = ("exec", "raw_exec", "docker"),
+                   seed: int = 0) -> Node:
+    """A node with Nomad's attribute names and the resources given, running nothing."""
+    node_id = str(uuid.UUID(bytes=hashlib.sha256(f"{seed}:{name}".encode()).digest()[:16],
+                            version=4))
+    drivers = tuple(drivers)
+    attrs = {
+        "kernel.name": "linux", "os.name": "debian", "cpu.arch": "amd64",
+        "cpu.numcores": str(max(1, cpu // 1000)), "cpu.totalcompute": str(cpu),
+        "memory.totalbytes": str(memory * 1024 * 1024), "nomad.version": "1.9.0",
+        "unique.hostname": name, "unique.network.ip-address": "127.0.0.1",
+        "nomadlab.simulated": "true",
+        **{f"driver.{d}": "1" for d in drivers},
+    }
+    attrs.update(attributes or {})
+    return Node(
+        id=node_id, secret_id=str(uuid.uuid5(uuid.NAMESPACE_OID, node_id)), name=name,
+        datacenter=datacenter, node_class=node_class, node_pool=node_pool, attributes=attrs,
+        meta=dict(meta or {}),
+        drivers={d: DriverInfo(detected=True, healthy=True, health_description="Healthy",
+                               attributes={f"driver.{d}.simulated": "true"}) for d in drivers},
+        node_resources=NodeResources(
+            cpu=NodeCpuResources(cpu_shares=cpu, total_cpu_cores=max(1, cpu // 1000)),
+            memory=NodeMemoryResources(memory_mb=memory), disk=NodeDiskResources(disk_mb=disk),
+            networks=[NetworkResource(mode="host", device="lo", ip="127.0.0.1",
+                                      cidr="127.0.0.1/32")]),
+        status="ready", scheduling_eligibility="eligible")
+
+
+class Agent:
+    """A dev agent: one server, simulated nodes, and the read methods labs use."""
+
+    def __init__(self, *, clients: int = 1, mode: str = "auto", seed: int = 0,
+                 acl: bool = False, http: bool = False, data_dir: Optional[str] = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if http or acl or data_dir:
+            raise NotImplementedError("the HTTP API, ACLs and a data dir come with later "
+                                      "nomadlab releases; use nl.dev() without them")
+        self.mode = mode
+        self.seed = seed
+        self.server = Server(seed=seed)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        for i in range(clients):
+            self.add_node(name=f"client-{i + 1}")
+        if mode == "auto":
+            self._thread = threading.Thread(target=self._run, name="nomadlab-worker", daemon=True)
+            self._thread.start()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self.server.step() is None:
+                self._wake.wait(0.05)
+                self._wake.clear()
+
+    def _poke(self) -> None:
+        self._wake.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- nodes ------------------------------------------------------------------------
+
+    def add_node(self, name: Optional[str] = None, *, datacenter: str = "dc1",
+                 node_class: str = "", node_pool: str = "default", cpu: int = 4000,
+                 memory: int = 8192, disk: int = 50_000, meta: Optional[dict[str, str]] = None,
+                 attributes: Optional[dict[str, str]] = None,
+                 drivers: Iterable[str] = ("exec", "raw_exec", "docker"),
+                 simulated: bool = True) -> Node:
+        """Register a node; capacity it brings unblocks waiting evaluations."""
+        if not simulated:
+            raise NotImplementedError("real client nodes come with the clients release; "
+                                      "add_node(simulated=True) for now")
+        name = name or f"node-{len(self.server.state.nodes()) + 1}"
+        node = simulated_node(name, datacenter=datacenter, node_class=node_class,
+                              node_pool=node_pool, cpu=cpu, memory=memory, disk=disk, meta=meta,
+                              attributes=attributes, drivers=drivers, seed=self.seed)
+        stored = self.server.register_node(node)
+        self._poke()
+        return stored
+
+    def remove_node(self, node_id: str) -> None:
+        self.server.deregister_node(self._node_id(node_id))
+        self._poke()
+
+    def node_down(self, node_id: str) -> Node:
+        node = self.server.update_node_status(self._node_id(node_id), "down")
+        self._poke()
+        return node
+
+    def node_up(self, node_id: str) -> Node:
+        node = self.server.update_node_status(self._node_id(node_id), "ready")
+        self._poke()
+        return node
+
+    def drain(self, node_id: str) -> Node:
+        node = self.server.drain_node(self._node_id(node_id))
+        self._poke()
+        return node
+
+    def set_eligibility(self, node_id: str, eligible: bool) -> Node:
+        node = self.server.update_node_eligibility(self._node_id(node_id), eligible)
+        self._poke()
+        return node
+
+    def set_scheduler_algorithm(self, algorithm: str) -> SchedulerConfig:
+        """``binpack`` (fill nodes) or ``spread`` (even them out), as Nomad's operator API."""
+        config = dataclasses.replace(self.server.state.scheduler_config(),
+                                     scheduler_algorithm=algorithm)
+        return self.server.state.set_scheduler_config(config)
+
+    # -- jobs -------------------------------------------------------------------------
+
+    @staticmethod
+    def _job(job_or_text: Union[Job, str, dict]) -> Job:
+        if isinstance(job_or_text, Job):
+            return job_or_text
+        if isinstance(job_or_text, dict):
+            from .jobspec import job_from_api
+            return job_from_api(job_or_text)
+        return parse_job(job_or_text)
+
+    def submit(self, job_or_text: Union[Job, str, dict]) -> Evaluation:
+        """Register a job (a Job, HCL/JSON text or API dict); returns its evaluation."""
+        ev = self.server.register_job(self._job(job_or_text))
+        self._poke()
+        return ev
+
+    def stop(self, job_id: str, purge: bool = False, namespace: str = "default") -> Evaluation:
+        ev = self.server.deregister_job(namespace, job_id, purge)
+        self._poke()
+        return ev
+
+    def stop_alloc(self, alloc_id: str) -> Evaluation:
+        ev = self.server.stop_alloc(self._alloc(alloc_id).id)
+        self._poke()
+        return ev
+
+    # -- moving things along ----------------------------------------------------------
+
+    def step(self) -> Optional[StepRecord]:
+        """Step mode: advance one stage and say what happened (None: nothing to do)."""
+        if self.mode != "step":
+            raise RuntimeError("step() is for step mode: nl.dev(mode='step')")
+        return self.server.step()
+
+    def run_until_idle(self, timeout: float = 30.0) -> list[StepRecord]:
+        """Until nothing is pending or in flight, in either mode."""
+        if self.mode == "step":
+            return self.server.run_until_idle(timeout)
+        import time
+        deadline = time.monotonic() + timeout
+        start = len(self.server.log)
+        while time.monotonic() < deadline:
+            self._poke()
+            stats = self.server.broker.stats()
+            if not self.server.busy() and not stats.get("TotalReady") and \
+                    not stats.get("TotalUnacked"):
+                time.sleep(0.01)
+                if not self.server.busy() and not self.server.broker.stats().get("TotalReady"):
+                    return self.server.log[start:]
+            time.sleep(0.005)
+        raise TimeoutError(f"still busy after {timeout} s")
+
+    # -- reads ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> Any:
+        return self.server.state
+
+    def jobs(self) -> list[Job]:
+        return self.state.jobs()
+
+    def job(self, job_id: str, namespace: str = "default") -> Job:
+        job = self.state.job(namespace, job_id)
+        if job is None:
+            raise KeyError(f'job "{job_id}" not found')
+        return job
+
+    def evals(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Evaluation]:
+        return self.state.evals(job_id, namespace)
+
+    def eval(self, eval_id: str) -> Evaluation:
+        return self._lookup("evals", eval_id, self.state.eval)
+
+    def allocs(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Allocation]:
+        return self.state.allocs(job_id, namespace)
+
+    def alloc(self, alloc_id: str) -> Allocation:
+        return self._alloc(alloc_id)
+
+    def nodes(self) -> list[Node]:
+        return self.state.nodes()
+
+    def node(self, node_id: str) -> Node:
+        return self._lookup("nodes", node_id, self.state.node, by_name=True)
+
+    def deployments(self, job_id: Optional[str] = None) -> list[Deployment]:
+        return self.state.deployments(job_id)
+
+    def _alloc(self, alloc_id: str) -> Allocation:
+        return self._lookup("allocs", alloc_id, self.state.alloc)
+
+    def _node_id(self, node: str) -> str:
+        return self.node(node).id
+
+    def _lookup(self, table: str, key: str, get: Any, by_name: bool = False) -> Any:
+        """By full ID, unique ID prefix (as Nomad's CLI allows) or, for nodes, name."""
+        found = get(key)
+        if found is not None:
+            return found
+        if by_name:
+            named = [n for n in self.state.nodes() if n.name == key]
+            if len(named) == 1:
+                return named[0]
+        matches = self.state.find_by_prefix(table, key)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise KeyError(f'no {table[:-1]} with ID or prefix "{key}"')
+        raise KeyError(f'prefix "{key}" matches {len(matches)} {table}; give more characters')
+
+    # -- explaining -------------------------------------------------------------------
+
+    def explain(self, eval_id: str) -> EvalTrace:
+        """Re-run an evaluation against the snapshot it saw, checking and scoring every node."""
+        ev = self.eval(eval_id)
+        snapshot = self.state.snapshot_at(ev.snapshot_index) if ev.snapshot_index else \
+            self.state.snapshot()
+        original = dataclasses.replace(ev, status="pending", failed_tg_allocs={},
+                                       blocked_eval="")
+        result = schedule(original, snapshot, seed=self.seed, new_id=self.server.new_id,
+                          now=ev.modify_time or ev.create_time, explain=True)
+        return result.trace
+
+    def explain_constraint(self, constraint: Union[str, Constraint]) -> list[Any]:
+        """Per node: the resolved left value (or undefined), the right value, the verdict."""
+        if isinstance(constraint, str):
+            constraint = _parse_constraint(constraint)
+        return [explain_constraint(constraint, node) for node in self.nodes()]
+
+
+def _parse_constraint(text: str) -> Constraint:
+    """``'${attr.kernel.name} = linux'`` -> Constraint (LTarget, Operand, RTarget)."""
+    parts = text.split(None, 2)
+    if len(parts) == 2:
+        return Constraint(ltarget=parts[0], operand=parts[1])
+    if len(parts) != 3:
+        raise ValueError(f'write a constraint as "<attribute> <operator> <value>", got {text!r}')
+    return Constraint(ltarget=parts[0], operand=parts[1], rtarget=parts[2])
+
+
+def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
+        http: bool = False, data_dir: Optional[str] = None) -> Agent:
+    """Start an in-process agent: a server and ``clients`` nodes (simulated for now)."""
+    return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir)

@@ -1,0 +1,8 @@
+"""Schedulers as pure functions over a state snapshot; see README.md beside this file."""
+
+from .generic import SchedulerResult, schedule
+from .stack import GenericStack, Selection
+from .trace import EvalTrace, NodeTrace, PlacementTrace
+
+__all__ = ["schedule", "SchedulerResult", "GenericStack", "Selection", "EvalTrace",
+           "PlacementTrace", "NodeTrace"]

@@ -1,0 +1,348 @@
+"""The server: every write a user or client makes, and the worker that schedules.
+
+All writes (notebook magics, the CLI and the HTTP API alike) come through the methods of
+:class:`Server`, so the flow never skips a stage: register -> evaluation -> broker ->
+scheduler -> plan applier -> state.  The worker is a generator that yields a
+:class:`StepRecord` at each stage; step mode advances it one stage per ``step()``, auto
+mode runs it on a background thread.  Both are the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
+
+from ..scheduler.generic import schedule
+from ..scheduler.node_class import computed_class
+from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
+                       Plan)
+from .blocked import BlockedEvals
+from .broker import SCHEDULER_TYPES, EvalBroker
+from .plan_apply import evaluate_plan
+from .state import StateStore
+
+__all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
+
+MAX_PLAN_ATTEMPTS = 5
+
+
+@dataclass
+class StepRecord:
+    """One stage of the flow: what happened, to which evaluation, at which state index."""
+
+    stage: str
+    eval_id: str = ""
+    job_id: str = ""
+    detail: str = ""
+    index: int = 0
+    data: dict = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        ident = f" {self.eval_id[:8]}" if self.eval_id else ""
+        job = f' (job "{self.job_id}")' if self.job_id else ""
+        return f"[{self.index}] {self.stage}{ident}{job}: {self.detail}"
+
+
+class Server:
+    """A single Nomad-style server: state, broker, blocked evals and one scheduling worker."""
+
+    def __init__(self, *, seed: int = 0, clock: Optional[Callable[[], int]] = None) -> None:
+        self.seed = seed
+        self.clock = clock or time.time_ns
+        self._ids = random.Random(seed)
+        self.state = StateStore()
+        self.broker = EvalBroker()
+        self.blocked = BlockedEvals()
+        self.log: list[StepRecord] = []
+        self._delayed: list[Evaluation] = []
+        self._work: Optional[Iterator[StepRecord]] = None
+        self._lock = threading.RLock()
+
+    # -- identities -------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """A UUID from the seeded generator: the same seed gives the same IDs."""
+        with self._lock:
+            return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    # -- evaluations ------------------------------------------------------------------
+
+    def _new_eval(self, job: Job, triggered_by: str, **extra: object) -> Evaluation:
+        now = self.clock()
+        return Evaluation(id=self.new_id(), namespace=job.namespace or "default",
+                          priority=job.priority or 50, type=job.type or "service",
+                          triggered_by=triggered_by, job_id=job.id,
+                          job_modify_index=job.job_modify_index, status="pending",
+                          create_time=now, modify_time=now, **extra)  # type: ignore[arg-type]
+
+    def _enqueue(self, evals: list[Evaluation]) -> list[Evaluation]:
+        """Write evaluations, then hand the ready ones to the broker (delayed ones wait)."""
+        if not evals:
+            return []
+        stored = self.state.upsert_evals(evals)
+        now = self.clock()
+        for ev in stored:
+            if ev.status != "pending":
+                continue
+            if ev.wait_until and _nanos(ev.wait_until) > now:
+                self._delayed.append(ev)
+                continue
+            self._cancel(self.broker.enqueue(ev), "superseded by a newer evaluation of the job")
+        return stored
+
+    def _cancel(self, evals: list[Evaluation] | tuple[Evaluation, ...], why: str) -> None:
+        if evals:
+            self.state.upsert_evals([dataclasses.replace(e, status="canceled",
+                                                         status_description=why)
+                                     for e in evals])
+
+    def _promote_delayed(self) -> None:
+        now = self.clock()
+        due = [ev for ev in self._delayed if _nanos(ev.wait_until or "") <= now]
+        self._delayed = [ev for ev in self._delayed if ev not in due]
+        for ev in due:
+            self._cancel(self.broker.enqueue(ev), "superseded by a newer evaluation of the job")
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def register_job(self, job: Job) -> Evaluation:
+        """Nomad's Job.Register: store a new version and create a job-register evaluation."""
+        with self._lock:
+            stored = self.state.upsert_job(job)
+            if stored.is_periodic or stored.is_parameterized:
+                ev = self._new_eval(stored, "job-register", status="complete",
+                                    status_description="periodic and parameterized jobs are "
+                                    "launched by their dispatcher, not scheduled directly")
+                return self.state.upsert_evals([ev])[0]
+            return self._enqueue([self._new_eval(stored, "job-register")])[0]
+
+    def deregister_job(self, namespace: str, job_id: str, purge: bool = False) -> Evaluation:
+        """Nomad's Job.Deregister: stop (or purge) the job; its evaluation stops the allocs."""
+        with self._lock:
+            job = self.state.delete_job(namespace, job_id, purge)
+            self._cancel(self.blocked.untrack(namespace, job_id), "job deregistered")
+            stopped = dataclasses.replace(job, stop=True)
+            return self._enqueue([self._new_eval(stopped, "job-deregister")])[0]
+
+    # -- nodes ------------------------------------------------------------------------
+
+    def register_node(self, node: Node) -> Node:
+        """A node joins (or re-fingerprints): unblock its class and run system jobs on it."""
+        with self._lock:
+            stored = self.state.upsert_node(node)
+            if stored.status == "ready":
+                self._capacity_changed(stored, f'node "{stored.name}" joined')
+            return stored
+
+    def update_node_status(self, node_id: str, status: str) -> Node:
+        """Heartbeat verdicts: a node going down makes its jobs re-evaluate (lost allocs)."""
+        with self._lock:
+            node = self.state.update_node_status(node_id, status, updated_at=self.clock())
+            if status == "ready":
+                self._capacity_changed(node, f'node "{node.name}" became ready')
+            else:
+                self._node_update_evals(node, "node-update")
+            return node
+
+    def update_node_eligibility(self, node_id: str, eligible: bool) -> Node:
+        with self._lock:
+            node = self.state.update_node_eligibility(
+                node_id, "eligible" if eligible else "ineligible")
+            if eligible:
+                self._capacity_changed(node, f'node "{node.name}" became eligible')
+            return node
+
+    def drain_node(self, node_id: str, deadline: int = 0) -> Node:
+        """Start draining: the node takes no new work and its allocations migrate away."""
+        with self._lock:
+            node = self.state.update_node_drain(node_id, DrainStrategy(deadline=deadline))
+            allocs = self.state.allocs_by_node(node_id, terminal=False)
+            if allocs:
+                self.state.update_alloc_desired_transition(
+                    {a.id: DesiredTransition(migrate=True) for a in allocs})
+            self._node_update_evals(node, "node-drain")
+            return node
+
+    def deregister_node(self, node_id: str) -> None:
+        with self._lock:
+            node = self.state.delete_node(node_id)
+            self._node_update_evals(node, "node-update")
+
+    def _node_update_evals(self, node: Node, trigger: str) -> list[Evaluation]:
+        """One evaluation per job with allocations on the node (Nomad's createNodeEvals)."""
+        jobs: dict[tuple[str, str], Job] = {}
+        for alloc in self.state.allocs_by_node(node.id, terminal=False):
+            job = self.state.job(alloc.namespace, alloc.job_id)
+            if job is not None:
+                jobs[(alloc.namespace, alloc.job_id)] = job
+        for job in self.state.jobs():
+            if job.type in ("system", "sysbatch") and not job.stop:
+                jobs[(job.namespace or "default", job.id)] = job
+        return self._enqueue([self._new_eval(job, trigger, node_id=node.id,
+                                             node_modify_index=node.modify_index)
+                              for job in jobs.values()])
+
+    def _capacity_changed(self, node: Node, reason: str) -> None:
+        woken = self.blocked.unblock_node(node.id, computed_class(node), self.state.index, reason)
+        self._requeue_unblocked(woken)
+        if any(j.type in ("system", "sysbatch") and not j.stop for j in self.state.jobs()):
+            self._node_update_evals(node, "node-update")
+
+    def _requeue_unblocked(self, woken: list[Evaluation]) -> None:
+        for ev in woken:
+            self.log.append(StepRecord("eval-unblocked", ev.id, ev.job_id,
+                                       self.blocked.unblocked_by(ev.id) or "capacity changed",
+                                       self.state.index))
+        self._enqueue([dataclasses.replace(ev, status="pending",
+                                           status_description=f"unblocked: "
+                                           f"{self.blocked.unblocked_by(ev.id) or ''}")
+                       for ev in woken])
+
+    # -- allocations (what clients report) ---------------------------------------------
+
+    def update_allocs_from_client(self, allocs: list[Allocation]) -> None:
+        """Client status reports; a finished allocation frees capacity, a failed one is
+        rescheduled by an alloc-failure evaluation."""
+        with self._lock:
+            before = {a.id: self.state.alloc(a.id) for a in allocs}
+            updated = self.state.update_allocs_from_client(allocs)
+            failed_jobs: dict[tuple[str, str], Job] = {}
+            for alloc in updated:
+                old = before.get(alloc.id)
+                if alloc.client_status in ("complete", "failed", "lost") and old is not None \
+                        and old.client_status != alloc.client_status:
+                    node = self.state.node(alloc.node_id)
+                    if node is not None:
+                        self._requeue_unblocked(self.blocked.unblock(
+                            computed_class(node), self.state.index,
+                            f'allocation "{alloc.id[:8]}" stopped on node "{node.name}"'))
+                    if alloc.client_status == "failed":
+                        job = self.state.job(alloc.namespace, alloc.job_id)
+                        if job is not None and not job.stop:
+                            failed_jobs[(alloc.namespace, alloc.job_id)] = job
+            self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()])
+
+    def stop_alloc(self, alloc_id: str) -> Evaluation:
+        """``nomad alloc stop``: the alloc is stopped and its job re-evaluated (replaced)."""
+        with self._lock:
+            alloc = self.state.alloc(alloc_id)
+            if alloc is None:
+                raise KeyError(f'allocation "{alloc_id}" not found')
+            self.state.update_alloc_desired_transition({alloc.id: DesiredTransition(migrate=True)})
+            job = self.state.job(alloc.namespace, alloc.job_id) or alloc.job
+            assert job is not None
+            return self._enqueue([self._new_eval(job, "alloc-stop")])[0]
+
+    # -- the worker -------------------------------------------------------------------
+
+    def step(self) -> Optional[StepRecord]:
+        """Advance one stage; None when there is nothing to do."""
+        with self._lock:
+            if self._work is None:
+                self._promote_delayed()
+                self._work = self._process_next()
+            record = next(self._work, None)
+            if record is None:
+                self._work = None
+                return None
+            self.log.append(record)
+            return record
+
+    def busy(self) -> bool:
+        return self._work is not None
+
+    def _process_next(self) -> Iterator[StepRecord]:
+        picked = self.broker.dequeue(SCHEDULER_TYPES, timeout=0)
+        if picked is None:
+            return
+        ev, token = picked
+        yield StepRecord("eval-dequeued", ev.id, ev.job_id,
+                         f"{ev.type} evaluation triggered by {ev.triggered_by}", self.state.index)
+        try:
+            yield from self._run_scheduler(ev)
+        except Exception as err:  # a scheduler bug must not wedge the broker
+            self.broker.nack(ev.id, token)
+            yield StepRecord("eval-nacked", ev.id, ev.job_id, f"{type(err).__name__}: {err}",
+                             self.state.index)
+            return
+        self.broker.ack(ev.id, token)
+
+    def _run_scheduler(self, ev: Evaluation) -> Iterator[StepRecord]:
+        snapshot = self.state.snapshot()
+        for attempt in range(1, MAX_PLAN_ATTEMPTS + 1):
+            result = schedule(ev, snapshot, seed=self.seed, new_id=self.new_id, now=self.clock())
+            plan = result.plan
+            yield StepRecord("plan-submitted", ev.id, ev.job_id, _plan_summary(plan),
+                             snapshot.index, {"plan": plan, "trace": result.trace})
+            latest = self.state.snapshot()
+            outcome, reasons = evaluate_plan(latest, plan)
+            stops = [a for allocs in outcome.node_update.values() for a in allocs]
+            places = [a for allocs in outcome.node_allocation.values() for a in allocs]
+            if not outcome.rejected_nodes:
+                index = self.state.apply_plan_results(places, stops)
+                yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
+                yield from self._finish(result.eval, result.new_evals)
+                return
+            index = self.state.apply_plan_results(places, stops) if (places or stops) else \
+                self.state.index
+            yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
+                             "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())
+                             + f"; refreshing (attempt {attempt})", index)
+            snapshot = self.state.snapshot()
+        failed = dataclasses.replace(ev, status="failed",
+                                     status_description=f"maximum attempts reached "
+                                     f"({MAX_PLAN_ATTEMPTS})")
+        yield from self._finish(failed, [])
+
+    def _finish(self, ev: Evaluation, new_evals: list[Evaluation]) -> Iterator[StepRecord]:
+        blocked = [e for e in new_evals if e.status == "blocked"]
+        others = [e for e in new_evals if e.status != "blocked"]
+        self.state.upsert_evals([ev])
+        if ev.status == "complete" and not ev.failed_tg_allocs:
+            # everything placed: a blocked eval of the job has nothing left to wait for
+            self._cancel(self.blocked.untrack(ev.namespace, ev.job_id),
+                         "the job's allocations were all placed")
+        self._enqueue(others)
+        for b in self.state.upsert_evals(blocked):
+            outcome = self.blocked.block(b)
+            self._cancel(outcome.canceled, "superseded by a newer blocked evaluation")
+            yield StepRecord("blocked-eval-created", b.id, b.job_id,
+                             f"waiting for capacity for {_failed_summary(ev)}", self.state.index)
+            self._requeue_unblocked(list(outcome.unblocked))
+        yield StepRecord("eval-completed", ev.id, ev.job_id, f'status "{ev.status}"',
+                         self.state.index)
+
+    def run_until_idle(self, timeout: float = 30.0) -> list[StepRecord]:
+        """Step until nothing is ready or in flight (delayed evaluations wait)."""
+        deadline = time.monotonic() + timeout
+        records = []
+        while time.monotonic() < deadline:
+            record = self.step()
+            if record is None:
+                return records
+            records.append(record)
+        raise TimeoutError(f"the server was still busy after {timeout} s")
+
+
+def _plan_summary(plan: Plan) -> str:
+    places = sum(len(v) for v in plan.node_allocation.values())
+    stops = sum(len(v) for v in plan.node_update.values())
+    return f"{places} to place or update, {stops} to stop"
+
+
+def _failed_summary(ev: Evaluation) -> str:
+    return ", ".join(f'group "{g}" ({m.coalesced_failures + 1} unplaced)'
+                     for g, m in ev.failed_tg_allocs.items()) or "remaining allocations"
+
+
+def _nanos(rfc3339: str) -> int:
+    import datetime
+    if not rfc3339:
+        return 0
+    moment = datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    return int(moment.timestamp() * 1e9)
