@@ -4,11 +4,12 @@ The public names are re-exported here and pinned by ``tests/test_public_api.py``
 """
 
 from . import structs
+from .agent import Agent, dev
 from .jobspec import JobSpecError, Problem, parse_job
 from .structs import (Allocation, AllocMetric, Deployment, Evaluation, Job, Node, Task,
                       TaskGroup)
 
 __version__ = "0.1.0"
 
-__all__ = ["parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
+__all__ = ["dev", "Agent", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
            "Allocation", "AllocMetric", "Node", "Deployment", "structs", "__version__"]

@@ -187,6 +187,14 @@ class Agent:
         self._poke()
         return ev
 
+    def plan(self, job_or_text: Union[Job, str, dict], nodes: Optional[list[Node]] = None,
+             diff: bool = True, contextual: bool = False) -> dict:
+        """Dry run (``nomad job plan``): the diff, the DesiredTGUpdates and placement
+        failures registering the job would give; nothing is committed. ``nodes`` replaces
+        the cluster's nodes for a what-if ("what if this node had more memory?")."""
+        return self.server.plan(self._job(job_or_text), nodes=nodes, diff=diff,
+                                contextual=contextual)
+
     # -- moving things along ----------------------------------------------------------
 
     def step(self) -> Optional[StepRecord]:

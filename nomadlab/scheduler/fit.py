@@ -13,6 +13,7 @@ are not accounted; every port is offered on one host address per node.
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -258,7 +259,10 @@ class FitResult:
 
 def fit(node: Node, existing_allocs: Iterable[Allocation], proposed_allocs: Iterable[Allocation],
         tg: TaskGroup, rng: Optional[random.Random] = None,
-        memory_oversubscription: bool = False) -> FitResult:
+        memory_oversubscription: bool = False, *,
+        allocated: Optional[AllocatedResources] = None,
+        capacity: Optional[Comparable] = None,
+        taken: Optional[Comparable] = None) -> FitResult:
     """Place ``tg`` on ``node`` next to its live allocations and this plan's placements.
 
     ``existing_allocs`` are the node's allocations in the state store (terminal ones and
@@ -266,10 +270,19 @@ def fit(node: Node, existing_allocs: Iterable[Allocation], proposed_allocs: Iter
     the plan being built. Dynamic ports come from ``rng`` (a seeded ``random.Random``; a
     fixed seed when omitted), so the same inputs always give the same ports.
     """
-    allocs = [a for a in existing_allocs if not terminal_status(a)] + list(proposed_allocs)
-    capacity = node_capacity(node)
-    taken = used(node, allocs)
-    allocated = allocated_resources_for(tg, memory_oversubscription)
+    allocs: list[Allocation] = []
+    if taken is None or tg.networks:
+        allocs = [a for a in existing_allocs if not terminal_status(a)] + list(proposed_allocs)
+    if capacity is None:
+        capacity = node_capacity(node)
+    if taken is None:  # a stack placing many allocations keeps per-alloc sums cached
+        taken = used(node, allocs)
+    # A caller placing many copies of a group passes its ask once; ports are written into
+    # the result, so a shared ask is copied when the group has a network.
+    if allocated is None:
+        allocated = allocated_resources_for(tg, memory_oversubscription)
+    elif tg.networks:
+        allocated = copy.deepcopy(allocated)
     ask = _comparable(allocated)
     result = FitResult(ok=False, asked=ask.as_dict(), free=(capacity - taken).as_dict(),
                        used=taken.as_dict(), allocated=allocated, capacity=capacity,

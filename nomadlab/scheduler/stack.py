@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Optional, Sequence
 
@@ -30,9 +31,10 @@ from ..structs import Allocation, Job, Node, TaskGroup
 from .feasible import (ConstraintChecker, Context, DistinctHostsChecker, DistinctPropertyChecker,
                        DriverChecker, HostVolumeChecker, NetworkChecker, Verdict, datacenter_ok,
                        ready_and_eligible, task_group_constraints)
-from .fit import FitResult, fit
+from .fit import (Comparable, FitResult, alloc_resources, allocated_resources_for, fit,
+                  node_capacity)
 from .node_class import computed_class, constraint_escapes
-from .rank import (SpreadScorer, anti_affinity_collisions, binpack_score, job_anti_affinity,
+from .rank import (SpreadScorer, binpack_score, job_anti_affinity,
                    merged_affinities, node_affinity, node_reschedule_penalty, normalize)
 from .trace import (CHOSEN, EXHAUSTED, FILTERED, SCORED, SKIPPED, Check, NodeTrace,
                     PlacementTrace)
@@ -89,6 +91,46 @@ class _Ranked:
     norm_score: float
 
 
+class _NodeUsage:
+    """One node's live allocations in sum: resources and allocations per (job, group).
+
+    The existing part is computed once per evaluation (and again if the plan stops more on
+    the node); the plan's placements are folded in as they are appended.  A placement
+    with the ID of an existing allocation is an in-place update and replaces it.
+    """
+
+    def __init__(self, existing: Sequence[Allocation], stops: Sequence[Allocation],
+                 costs: dict[str, Comparable]) -> None:
+        stopped = {a.id for a in stops}
+        self.stops_seen = len(stops)
+        self.proposed_seen = 0
+        self.live: dict[str, Allocation] = {
+            a.id: a for a in existing
+            if a.id not in stopped and a.desired_status == "run"
+            and a.client_status not in ("complete", "failed", "lost")}
+        self.total = Comparable()
+        self.same_group: Counter[tuple[str, str, str]] = Counter()
+        for alloc in self.live.values():
+            self._add(alloc, costs, 1)
+
+    def _add(self, alloc: Allocation, costs: dict[str, Comparable], sign: int) -> None:
+        cost = costs.get(alloc.id)
+        if cost is None or sign < 0:
+            cost = alloc_resources(alloc)
+            if sign > 0:
+                costs[alloc.id] = cost
+        self.total = self.total + cost if sign > 0 else self.total - cost
+        self.same_group[(alloc.namespace or "default", alloc.job_id, alloc.task_group)] += sign
+
+    def catch_up(self, proposed: Sequence[Allocation], costs: dict[str, Comparable]) -> None:
+        for alloc in proposed[self.proposed_seen:]:
+            replaced = self.live.pop(alloc.id, None)
+            if replaced is not None:
+                self._add(replaced, costs, -1)
+            self._add(alloc, {}, 1)
+        self.proposed_seen = len(proposed)
+
+
 @dataclass
 class ClassEligibility:
     """Nomad's EvalEligibility: per computed class, did the job's / group's checks pass."""
@@ -126,12 +168,33 @@ class GenericStack:
         self.candidates = frozenset([n.id for n in self.source] + [n.name for n in self.source])
         self.offset = 0
         self.existing = existing
-        self.classes = {n.id: computed_class(n) for n in self.source}
+        self.classes = {n.id: n.computed_class or computed_class(n) for n in self.source}
         self.eligibility = ClassEligibility()
         self.job_checker = ConstraintChecker(job.constraints)
         self.job_escaped = any(constraint_escapes(c) for c in job.constraints
                                if c.operand not in ("distinct_hosts", "distinct_property"))
         self.eligibility.escaped = self.job_escaped
+        self._capacities: dict[str, Comparable] = {}
+        self._alloc_costs: dict[str, Comparable] = {}
+        self._usages: dict[str, _NodeUsage] = {}
+
+    def _capacity(self, node: Node) -> Comparable:
+        capacity = self._capacities.get(node.id)
+        if capacity is None:
+            capacity = self._capacities[node.id] = node_capacity(node)
+        return capacity
+
+    def _usage(self, node_id: str, proposed: Mapping[str, Sequence[Allocation]],
+               stopping: Mapping[str, Sequence[Allocation]]) -> "_NodeUsage":
+        """The node's live usage, kept up to date as the plan grows (plans only append)."""
+        usage = self._usages.get(node_id)
+        stops = stopping.get(node_id, ())
+        if usage is None or usage.stops_seen != len(stops) or \
+                usage.proposed_seen > len(proposed.get(node_id, ())):
+            usage = self._usages[node_id] = _NodeUsage(self.existing.get(node_id, ()), stops,
+                                                       self._alloc_costs)
+        usage.catch_up(proposed.get(node_id, ()), self._alloc_costs)
+        return usage
 
     # -- the source: round robin over the shuffled candidates, one lap per select -------
 
@@ -148,9 +211,12 @@ class GenericStack:
 
     def _cached(self, cache: dict[str, Verdict], cls: str, escaped: bool, record: NodeTrace,
                 checks: Sequence[tuple[object, Node, Context]]) -> bool:
-        if not escaped and cls in cache and not cache[cls].ok:
-            failed = cache[cls]
-            record.checks.append(Check(failed.step, False, failed.reason, cached=True))
+        if not escaped and cls in cache:
+            known = cache[cls]
+            if known.ok:  # the class passed these checks already (Nomad skips them too)
+                record.checks.append(Check("computed-class", True, "class eligible", cached=True))
+                return True
+            record.checks.append(Check(known.step, False, known.reason, cached=True))
             record.outcome, record.step, record.reason = FILTERED, "computed-class", CLASS_INELIGIBLE
             return False
         for checker, node, ctx in checks:
@@ -174,10 +240,15 @@ class GenericStack:
             any(v.per_alloc for v in tg.volumes.values())
         self.eligibility.escaped |= tg_escaped
         tg_cache = self.eligibility.groups.setdefault(tg.name, {})
-        after_cache = [DistinctHostsChecker(), DistinctPropertyChecker()]
+        # distinct_* depend on where other allocations sit, so they run on every node, but
+        # only for jobs that ask for them.
+        operands = {c.operand for c in (*self.job.constraints, *tg.constraints)}
+        after_cache = ([DistinctHostsChecker()] if "distinct_hosts" in operands else []) + \
+            ([DistinctPropertyChecker()] if "distinct_property" in operands else [])
         affinities = merged_affinities(self.job, tg)
         spread = SpreadScorer(ctx) if (tg.spreads or self.job.spreads) else None
         count = tg.count if tg.count is not None else 1
+        ask = allocated_resources_for(tg)
         for node in self._visit():
             cls = self.classes[node.id]
             record = NodeTrace(node.id, node.name, node.datacenter, node.node_class, cls)
@@ -198,7 +269,10 @@ class GenericStack:
             if failed is not None:
                 record.outcome, record.step, record.reason = FILTERED, failed.step, failed.reason
                 continue
-            result = fit(node, ctx.proposed_allocs(node.id), (), tg, self.rng)
+            usage = self._usage(node.id, ctx.proposed, ctx.stopping)
+            on_node = ctx.proposed_allocs(node.id) if tg.networks else ()
+            result = fit(node, on_node, (), tg, self.rng, allocated=ask,
+                         capacity=self._capacity(node), taken=usage.total)
             record.asked, record.free = result.asked, result.free
             if not result.ok:
                 record.checks.append(Check("resources", False, result.reason))
@@ -208,7 +282,7 @@ class GenericStack:
             scores = {
                 "binpack": binpack_score(result.capacity, result.util, self.algorithm),
                 "job-anti-affinity": job_anti_affinity(
-                    anti_affinity_collisions(ctx.proposed_allocs(node.id), self.job.id, tg.name),
+                    usage.same_group[(self.job.namespace or "default", self.job.id, tg.name)],
                     count),
                 "node-reschedule-penalty": node_reschedule_penalty(node.id, penalty_node_ids),
                 "node-affinity": node_affinity(affinities, node) if affinities else None,

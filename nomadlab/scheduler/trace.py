@@ -31,7 +31,7 @@ _CONSTRAINT_STEPS = ("computed-class", "drivers", "constraint", "distinct_hosts"
                      "host-volumes", "network-mode", "devices")
 
 
-@dataclass
+@dataclass(slots=True)
 class Check:
     """One check run on one node: its step name, verdict and Nomad's reason."""
 
@@ -41,7 +41,7 @@ class Check:
     cached: bool = False  # the verdict came from the computed-class cache
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeTrace:
     """What happened to one node during one placement."""
 

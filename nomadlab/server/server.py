@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
+from ..scheduler.diff import job_diff
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
@@ -24,7 +25,7 @@ from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation,
 from .blocked import BlockedEvals
 from .broker import SCHEDULER_TYPES, EvalBroker
 from .plan_apply import evaluate_plan
-from .state import StateStore
+from .state import StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
 
@@ -238,6 +239,51 @@ class Server:
             assert job is not None
             return self._enqueue([self._new_eval(job, "alloc-stop")])[0]
 
+    # -- dry runs --------------------------------------------------------------------
+
+    def plan(self, job: Job, nodes: Optional[list[Node]] = None, diff: bool = True,
+             contextual: bool = False) -> dict:
+        """Nomad's job plan: what registering ``job`` would do, with nothing committed.
+
+        ``nodes`` replaces the cluster's nodes for a what-if.  Returns the API's
+        JobPlanResponse (Annotations.DesiredTGUpdates, FailedTGAllocs, Diff, ...) plus the
+        trace under the key ``"Trace"`` (nomadlab only).
+        """
+        snapshot = self.state.snapshot()
+        namespace = job.namespace or "default"
+        current = snapshot.job(namespace, job.id)
+        planned = dataclasses.replace(
+            job, namespace=namespace,
+            version=(current.version + 1) if current is not None else 0,
+            job_modify_index=snapshot.index + 1, modify_index=snapshot.index + 1,
+            create_index=current.create_index if current is not None else snapshot.index + 1)
+        if current is not None and not job_spec_changed(current, job):
+            planned = current
+        view = _PlanView(snapshot, planned, nodes)
+        ev = Evaluation(id=self.new_id(), namespace=namespace, priority=job.priority or 50,
+                        type=job.type or "service", triggered_by="job-register", job_id=job.id,
+                        job_modify_index=planned.job_modify_index, annotate_plan=True)
+        result = schedule(ev, view, seed=self.seed, new_id=self.new_id, now=self.clock())
+        updates = result.trace.desired_updates
+        annotations: dict[str, dict[str, list[str]]] = {}
+        if current is not None and result.reconcile is not None:
+            for update in result.reconcile.destructive_update:
+                for task in job.group(update.task_group).tasks:
+                    annotations.setdefault(update.task_group, {})[task.name] = \
+                        ["forces create/destroy update"]
+        response = {
+            "Annotations": {"DesiredTGUpdates": updates},
+            "FailedTGAllocs": {g: m.to_api() for g, m in result.eval.failed_tg_allocs.items()},
+            "JobModifyIndex": current.job_modify_index if current is not None else 0,
+            "CreatedEvals": [e.to_api() for e in result.new_evals if e.status == "blocked"],
+            "Diff": job_diff(current.to_api() if current is not None else None, job.to_api(),
+                             contextual, updates, annotations) if diff else None,
+            "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
+            "Warnings": "",
+            "Trace": result.trace,
+        }
+        return response
+
     # -- the worker -------------------------------------------------------------------
 
     def step(self) -> Optional[StepRecord]:
@@ -327,6 +373,38 @@ class Server:
                 return records
             records.append(record)
         raise TimeoutError(f"the server was still busy after {timeout} s")
+
+
+class _PlanView:
+    """A snapshot seen as if ``job`` were registered (and, for a what-if, other nodes)."""
+
+    def __init__(self, snapshot: StateSnapshot, job: Job, nodes: Optional[list[Node]]) -> None:
+        self._snapshot = snapshot
+        self._job = job
+        self._nodes = {n.id: n for n in nodes} if nodes is not None else None
+
+    @property
+    def index(self) -> int:
+        return self._snapshot.index
+
+    def job(self, namespace: str, job_id: str) -> Optional[Job]:
+        if (namespace, job_id) == (self._job.namespace or "default", self._job.id):
+            return self._job
+        return self._snapshot.job(namespace, job_id)
+
+    def allocs(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Allocation]:
+        return self._snapshot.allocs(job_id, namespace)
+
+    def nodes(self) -> list[Node]:
+        return list(self._nodes.values()) if self._nodes is not None else self._snapshot.nodes()
+
+    def node(self, node_id: str) -> Optional[Node]:
+        if self._nodes is not None:
+            return self._nodes.get(node_id)
+        return self._snapshot.node(node_id)
+
+    def scheduler_config(self) -> object:
+        return self._snapshot.scheduler_config()
 
 
 def _plan_summary(plan: Plan) -> str:

@@ -27,6 +27,7 @@ from pyrsistent import PMap, PSet, pmap, pset, pvector
 from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken, Allocation,
                        DesiredTransition, Deployment, DrainStrategy, Evaluation, Job, Node,
                        NodeEvent)
+from ..scheduler.node_class import computed_class
 from .events import Event, EventSubscription
 from .records import SCHEDULER_ALGORITHMS, JobSummary, SchedulerConfig, TaskGroupSummary
 
@@ -822,6 +823,7 @@ class StateStore(_Reads):
             stored = copy.deepcopy(node)
             existing: Optional[Node] = txn.get("nodes", node.id)
             stored.modify_index = txn.index
+            stored.computed_class = computed_class(stored)  # as Nomad's Node.Register does
             if existing is None:
                 stored.create_index = txn.index
                 stored.events = [NodeEvent(message="Node registered", subsystem="Cluster",
