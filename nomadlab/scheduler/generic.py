@@ -157,6 +157,9 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
                 continue
             selection, placement_trace = _select(stack, group, name, plan, penalty, pinned, nodes)
             trace.placements.append(placement_trace)
+            if selection is None and pinned and not any(
+                    r.outcome == "exhausted" for r in placement_trace.nodes):
+                continue  # Nomad's system scheduler: a node the job cannot use is no failure
             if selection is None:
                 failed[group_name] = placement_trace.metric()
                 queued[group_name] = queued.get(group_name, 0) + 1
