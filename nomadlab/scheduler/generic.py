@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from ..structs import (AllocMetric, Allocation, DesiredUpdates, Evaluation, Job, Node, Plan,
+from ..structs import (AllocMetric, Allocation, Evaluation, Job, Node, Plan,
                        PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
 from .reconcile import ReconcileResult, reconcile
 from .reconcile_system import reconcile_system
@@ -105,8 +105,7 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
         result = reconcile(job, ev.job_id, allocs, tainted, now=now, batch=ev.type == "batch",
                            eval_id=ev.id, rolling_updates=False)
     trace.desired_updates = result.desired_tg_updates_api()
-    plan.annotations = PlanAnnotations(desired_tg_updates={
-        g: DesiredUpdates.from_api(u) for g, u in trace.desired_updates.items()})
+    plan.annotations = PlanAnnotations(desired_tg_updates=dict(result.desired_tg_updates))
 
     new_evals: list[Evaluation] = []
     followup_of: dict[str, str] = {}

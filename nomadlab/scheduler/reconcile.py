@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Mapping, Optional, Sequence
 
-from ..structs import Allocation, Job, Node, RescheduleTracker, TaskGroup
+from ..structs import Allocation, DesiredUpdates, Job, Node, RescheduleTracker, TaskGroup
 from ..structs.duration import SECOND
 from .reschedule import (RESCHEDULE_WINDOW, next_reschedule_time, next_reschedule_tracker,
                          penalty_node_ids)
@@ -115,31 +115,6 @@ class FollowupEval:
     alloc_ids: tuple[str, ...]
     triggered_by: str = "alloc-failure"
     status_description: str = RESCHEDULING_FOLLOWUP_EVAL_DESC
-
-
-@dataclass(frozen=True)
-class DesiredUpdates:
-    """Per-group counts, as ``nomad job plan`` shows them (Annotations.DesiredTGUpdates)."""
-
-    place: int = 0
-    stop: int = 0
-    migrate: int = 0
-    inplace_update: int = 0
-    destructive_update: int = 0
-    ignore: int = 0
-    canary: int = 0
-    preemptions: int = 0
-
-    _API = {"place": "Place", "stop": "Stop", "migrate": "Migrate",
-            "inplace_update": "InPlaceUpdate", "destructive_update": "DestructiveUpdate",
-            "ignore": "Ignore", "canary": "Canary", "preemptions": "Preemptions"}
-
-    def to_api(self) -> dict[str, int]:
-        return {api: getattr(self, name) for name, api in self._API.items()}
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, int]) -> "DesiredUpdates":
-        return cls(**{name: int(data.get(api, 0)) for name, api in cls._API.items()})
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ._base import APIStruct
+from ._base import APIStruct, api_field
 from .allocation import Allocation
 from .evaluation import AllocMetric
 from .job import Job
@@ -21,7 +21,7 @@ class DesiredUpdates(APIStruct):
     place: int = 0
     migrate: int = 0
     stop: int = 0
-    in_place_update: int = 0
+    inplace_update: int = api_field("InPlaceUpdate", default=0)
     destructive_update: int = 0
     canary: int = 0
     preemptions: int = 0
