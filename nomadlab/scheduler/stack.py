@@ -275,6 +275,7 @@ class GenericStack:
                          capacity=self._capacity(node), taken=usage.total)
             record.asked, record.free = result.asked, result.free
             if not result.ok:
+                record.port_holder = result.port_holder or ""
                 record.checks.append(Check("resources", False, result.reason))
                 record.outcome, record.step, record.reason = EXHAUSTED, "resources", result.reason
                 continue

@@ -58,6 +58,7 @@ class NodeTrace:
     free: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     norm_score: Optional[float] = None
+    port_holder: str = ""  # the allocation holding a port this placement needed
 
     def sentence(self) -> str:
         """This node's fate in one sentence a learner can read."""
@@ -73,6 +74,9 @@ class NodeTrace:
         if self.outcome == EXHAUSTED:
             detail = ", ".join(f"{dim}: asked {self.asked[dim]}, free {self.free.get(dim, 0)}"
                                for dim in self.asked if dim in self.free)
+            if self.port_holder:
+                return (f"{name} passed every check but {self.reason}: the port is held by "
+                        f'allocation "{self.port_holder[:8]}".')
             return f"{name} passed every check but {self.reason} was exhausted" + \
                 (f" ({detail})." if detail else ".")
         if self.outcome == FILTERED:

@@ -238,3 +238,33 @@ def test_auto_mode_places_without_stepping() -> None:
         agent.submit(job_hcl(count=3))
         agent.run_until_idle(timeout=10)
         assert len([a for a in agent.allocs("web") if a.desired_status == "run"]) == 3
+
+
+def test_static_port_collision_names_the_allocation_holding_it(c: Agent) -> None:
+    c.add_node("a")
+    port = 'network {\n port "http" { static = 8080 }\n }'
+    first = c.submit(job_hcl(job_id="first", group_extra=port))
+    c.run_until_idle()
+    (holder,) = live(c, "first")
+    ev = c.submit(job_hcl(job_id="second", group_extra=port))
+    c.run_until_idle()
+    metric = c.eval(ev.id).failed_tg_allocs["api"]
+    assert metric.dimension_exhausted == {"network: reserved port collision http=8080": 1}
+    why = c.eval(ev.id).trace.why_not("a")
+    assert "reserved port collision http=8080" in why and holder.id[:8] in why
+    assert c.eval(first.id).status == "complete"
+
+
+def test_draining_a_node_migrates_its_allocs(c: Agent) -> None:
+    c.add_node("a")
+    c.submit(job_hcl(count=2))
+    c.run_until_idle()
+    assert by_node(c) == {"a": 2}
+    c.add_node("b")
+    c.drain("a")
+    c.run_until_idle()
+    assert by_node(c) == {"b": 2}
+    migrated = [a for a in c.allocs("web") if a.node_name == "a"]
+    assert all(a.desired_status == "stop" and a.desired_description == "alloc is being migrated"
+               for a in migrated)
+    assert {a.previous_allocation for a in live(c)} == {a.id for a in migrated}
