@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from ..scheduler.fit import Comparable, alloc_resources, node_capacity
+from ..scheduler.fit import Comparable, alloc_resources, client_terminal_status, node_capacity
 from ..structs import Allocation, Plan, PlanResult
 from .state import StateSnapshot, alloc_terminal
 
@@ -30,7 +30,10 @@ def _ports(allocs: Iterable[Allocation]) -> Counter[int]:
 
 def node_fits(state: StateSnapshot, node_id: str, plan: Plan) -> tuple[bool, str]:
     """Does the node still take its part of ``plan``? (Nomad's evaluateNodePlan)."""
-    placing = plan.node_allocation.get(node_id, [])
+    # Updates to allocations that are finished (a failed alloc getting its follow-up
+    # evaluation's ID) take no capacity and may land on any node, even a down one.
+    placing = [a for a in plan.node_allocation.get(node_id, [])
+               if a.desired_status == "run" and not client_terminal_status(a)]
     if not placing:
         return True, ""
     node = state.node(node_id)

@@ -100,3 +100,23 @@ def test_stopping_a_job_stops_its_allocs_and_frees_capacity() -> None:
         c.run_until_idle()
         assert [a.node_name for a in c.allocs("web") if a.desired_status == "run"] == ["a"]
         assert "stopped on node" in (c.server.blocked.unblocked_by(blocked.id) or "")
+
+
+def test_plan_applier_lets_updates_of_finished_allocs_through_on_a_down_node() -> None:
+    from nomadlab.server.plan_apply import evaluate_plan
+    from nomadlab.structs import Plan
+    with nl.dev(clients=1, mode="step", seed=2) as c:
+        c.submit(job_hcl(count=1, memory=64))
+        c.run_until_idle()
+        (alloc,) = c.allocs("web")
+        c.server.update_allocs_from_client([dataclasses.replace(alloc, client_status="failed")])
+        c.state.update_node_status(alloc.node_id, "down")
+        failed = c.alloc(alloc.id)
+        plan = Plan(node_allocation={alloc.node_id: [dataclasses.replace(
+            failed, followup_eval_id="next")]})
+        result, reasons = evaluate_plan(c.state.snapshot(), plan)
+        assert result.rejected_nodes == [] and reasons == {}
+        fresh = dataclasses.replace(failed, id="new", client_status="pending")
+        result, reasons = evaluate_plan(c.state.snapshot(),
+                                        Plan(node_allocation={alloc.node_id: [fresh]}))
+        assert result.rejected_nodes == [alloc.node_id] and "down" in reasons[alloc.node_id]
