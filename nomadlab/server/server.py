@@ -23,7 +23,7 @@ from ..scheduler.node_class import computed_class
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
                        Plan)
 from .blocked import BlockedEvals
-from .broker import SCHEDULER_TYPES, EvalBroker
+from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .plan_apply import evaluate_plan
 from .state import StateSnapshot, StateStore, job_spec_changed
 
@@ -289,10 +289,11 @@ class Server:
     def step(self) -> Optional[StepRecord]:
         """Advance one stage; None when there is nothing to do."""
         with self._lock:
-            if self._work is None:
+            record = next(self._work, None) if self._work is not None else None
+            if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()
                 self._work = self._process_next()
-            record = next(self._work, None)
+                record = next(self._work, None)
             if record is None:
                 self._work = None
                 return None
@@ -303,6 +304,17 @@ class Server:
         return self._work is not None
 
     def _process_next(self) -> Iterator[StepRecord]:
+        failed = self.broker.dequeue([FAILED_QUEUE], timeout=0)
+        if failed is not None:  # Nomad's leader reaps these: mark failed, free the job
+            ev, token = failed
+            limit = self.broker.delivery_limit
+            self.state.upsert_evals([dataclasses.replace(
+                ev, status="failed", modify_time=self.clock(),
+                status_description=f"evaluation reached delivery limit ({limit})")])
+            self.broker.ack(ev.id, token)
+            yield StepRecord("eval-failed", ev.id, ev.job_id,
+                             f"the scheduler failed on it {limit} times", self.state.index)
+            return
         picked = self.broker.dequeue(SCHEDULER_TYPES, timeout=0)
         if picked is None:
             return

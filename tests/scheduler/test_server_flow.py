@@ -120,3 +120,19 @@ def test_plan_applier_lets_updates_of_finished_allocs_through_on_a_down_node() -
         result, reasons = evaluate_plan(c.state.snapshot(),
                                         Plan(node_allocation={alloc.node_id: [fresh]}))
         assert result.rejected_nodes == [alloc.node_id] and "down" in reasons[alloc.node_id]
+
+
+def test_an_eval_the_scheduler_keeps_failing_on_ends_failed(monkeypatch) -> None:
+    import nomadlab.server.server as server_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scheduler bug")
+
+    with nl.dev(clients=1, mode="step", seed=2) as c:
+        monkeypatch.setattr(server_module, "schedule", broken)
+        ev = c.submit(job_hcl(count=1, memory=64))
+        records = c.run_until_idle()
+        assert [r.stage for r in records].count("eval-nacked") == 3
+        assert records[-1].stage == "eval-failed"
+        done = c.eval(ev.id)
+        assert done.status == "failed" and "delivery limit (3)" in done.status_description
