@@ -1,0 +1,353 @@
+"""Real processes for the exec and raw_exec drivers: start, wait, stop, stats, recover.
+
+What the two drivers share lives here; what differs is the *isolation* a driver puts
+around the process (:class:`Isolation`): none for raw_exec, cgroups or rlimits for exec.
+Each task runs in its own session and process group, so a stop signal reaches the whole
+tree the task started, as Nomad's executor does.
+
+A handle's ``state`` holds the pid, the process start time from ``/proc`` (so a reused pid
+is not mistaken for the task) and whatever the isolation needs to find its cgroups again.
+Tasks started in this Python process stay reachable through a module registry, so a new
+driver instance (a client restarted inside the same notebook kernel) recovers the real
+``Popen`` and its exit code; a task from another process is watched through ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal as _signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle, TaskStats
+
+__all__ = ["ProcessDriver", "Isolation", "parse_signal", "pid_alive", "process_start_time"]
+
+#: Nomad's executor reports a signalled task's exit code as 128 + signal, as shells do.
+EXIT_SIGNAL_BASE = 128
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_POLL = 0.05
+
+
+def parse_signal(name: str) -> _signal.Signals:
+    """``"SIGTERM"``, ``"TERM"`` or ``"term"`` -> ``signal.SIGTERM``; DriverError otherwise."""
+    text = str(name or "SIGINT").strip().upper()
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    try:
+        return _signal.Signals[text]
+    except KeyError:
+        raise DriverError(f'unknown signal "{name}"') from None
+
+
+def _read_stat(pid: int) -> Optional[list[str]]:
+    """``/proc/<pid>/stat`` fields from field 3 (state) on; None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def process_start_time(pid: int) -> Optional[int]:
+    """The process start time in clock ticks since boot (field 22), None if gone."""
+    fields = _read_stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def pid_alive(pid: int, start_time: Optional[int] = None) -> bool:
+    """True if ``pid`` runs (zombies count as dead) and, if given, started at ``start_time``."""
+    fields = _read_stat(pid)
+    if not fields or fields[0] in ("Z", "X"):
+        return False
+    return start_time is None or int(fields[19]) == start_time
+
+
+def _group_members(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _read_stat(int(entry))
+            if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+                pids.append(int(entry))
+    return pids
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = _read_stat(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0
+
+
+class Isolation:
+    """What a driver puts around one task's process; this base class enforces nothing.
+
+    ``prepare`` runs in the client before the fork and returns JSON state for the handle;
+    ``child_setup`` runs in the forked child just before exec, so it must only make
+    system calls; the other methods take that state back, possibly in a later process.
+    """
+
+    name = "none"
+
+    def prepare(self, task: TaskConfig) -> dict[str, Any]:
+        return {}
+
+    def child_setup(self, state: dict[str, Any]) -> Optional[Callable[[], None]]:
+        return None
+
+    def pids(self, state: dict[str, Any]) -> Optional[list[int]]:
+        """Every process the task owns, or None when only the process group knows."""
+        return None
+
+    def oom_killed(self, state: dict[str, Any]) -> bool:
+        return False
+
+    def cleanup(self, state: dict[str, Any]) -> None:
+        """Kill what is left and free what ``prepare`` created."""
+
+
+@dataclass
+class _Proc:
+    pid: int
+    start_time: int
+    popen: Optional[subprocess.Popen] = None
+    result: Optional[ExitResult] = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cpu_sample: Optional[tuple[float, int]] = None
+
+
+_registry: dict[tuple[int, int], _Proc] = {}
+_registry_lock = threading.Lock()
+
+
+class ProcessDriver(Driver):
+    """A driver that runs ``config["command"]`` with ``config["args"]`` as a real process."""
+
+    name = "process"
+
+    def isolation(self) -> Isolation:
+        """The isolation for the next task; subclasses choose."""
+        return Isolation()
+
+    def _check_usable(self) -> None:
+        """Raise DriverError when the driver may not start tasks (raw_exec disabled)."""
+
+    # -- start -------------------------------------------------------------------------
+
+    def start(self, task: TaskConfig) -> TaskHandle:
+        self._check_usable()
+        command = task.config.get("command")
+        if not command or not isinstance(command, str):
+            raise DriverError(f'{self.name}: the task config needs a "command" (a string)')
+        args = task.config.get("args") or []
+        if not isinstance(args, (list, tuple)):
+            raise DriverError(f'{self.name}: "args" must be a list of strings')
+        env = dict(task.env)
+        if "PATH" not in env:
+            env["PATH"] = os.environ.get("PATH", os.defpath)
+        executable = _resolve_command(command, env["PATH"], task.task_dir)
+        if executable is None:
+            raise DriverError(f'{self.name}: command "{command}" not found in the task\'s PATH')
+        user = self._lookup_user(task.user)
+
+        isolation = self.isolation()
+        try:
+            iso_state = isolation.prepare(task)
+        except OSError as err:
+            raise DriverError(f"{self.name}: setting up {isolation.name} isolation failed: {err}") from err
+        preexec = _child_setup(isolation.child_setup(iso_state), user)
+        try:
+            with open(task.stdout_path, "ab") as out, open(task.stderr_path, "ab") as err_file:
+                popen = subprocess.Popen(
+                    [command, *[str(a) for a in args]], executable=executable, cwd=task.task_dir,
+                    env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err_file,
+                    start_new_session=True, close_fds=True, preexec_fn=preexec)
+        except (OSError, subprocess.SubprocessError) as err:
+            isolation.cleanup(iso_state)
+            raise DriverError(f"{self.name}: failed to start command \"{command}\": {err}") from err
+
+        start_time = process_start_time(popen.pid) or 0
+        proc = _Proc(popen.pid, start_time, popen)
+        with _registry_lock:
+            _registry[(proc.pid, start_time)] = proc
+        state = {"pid": popen.pid, "start_time": start_time, "isolation": isolation.name,
+                 "command": command, **iso_state}
+        return TaskHandle(driver=self.name, config=task, state=state, started_at=time.time_ns())
+
+    def _lookup_user(self, user: str) -> Optional[pwd.struct_passwd]:
+        if not user:
+            return None
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            raise DriverError(f'{self.name}: failed to look up user "{user}" on this host') from None
+        if os.geteuid() == 0:
+            return entry
+        if entry.pw_uid == os.geteuid():
+            return None
+        raise DriverError(f'{self.name}: cannot run the task as user "{user}": '
+                          "the client is not running as root")
+
+    # -- wait / stop -------------------------------------------------------------------
+
+    def _proc(self, handle: TaskHandle) -> _Proc:
+        try:
+            key = (int(handle.state["pid"]), int(handle.state["start_time"]))
+        except (KeyError, TypeError, ValueError):
+            raise DriverError(f"{self.name}: the task handle has no pid in its state") from None
+        with _registry_lock:
+            proc = _registry.get(key)
+            if proc is None:
+                proc = _registry[key] = _Proc(*key)
+        return proc
+
+    def wait(self, handle: TaskHandle, timeout: Optional[float] = None) -> Optional[ExitResult]:
+        proc = self._proc(handle)
+        if proc.result is not None:
+            return proc.result
+        if proc.popen is not None:
+            try:
+                code = proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            return self._finish(proc, handle, code)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pid_alive(proc.pid, proc.start_time):
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(_POLL)
+        return self._finish(proc, handle, None)
+
+    def _finish(self, proc: _Proc, handle: TaskHandle, code: Optional[int]) -> ExitResult:
+        with proc.lock:
+            if proc.result is None:
+                oom = self.isolation_for(handle).oom_killed(handle.state)
+                if code is None:
+                    proc.result = ExitResult(
+                        exit_code=0, oom_killed=oom,
+                        err="exit status unknown: the task was recovered by a client that "
+                            "did not start it, so it cannot read the exit status")
+                elif code < 0:
+                    proc.result = ExitResult(exit_code=EXIT_SIGNAL_BASE - code, signal=-code,
+                                             oom_killed=oom)
+                else:
+                    proc.result = ExitResult(exit_code=code, oom_killed=oom)
+            return proc.result
+
+    def isolation_for(self, handle: TaskHandle) -> Isolation:
+        """The isolation that started ``handle`` (recorded in its state)."""
+        return self.isolation()
+
+    def stop(self, handle: TaskHandle, signal: str = "SIGINT", timeout: float = 5.0) -> None:
+        sig = parse_signal(signal)
+        proc = self._proc(handle)
+        if proc.result is None:
+            self._signal_tree(proc, handle, sig)
+            if self.wait(handle, max(0.0, timeout)) is None:
+                self._signal_tree(proc, handle, _signal.SIGKILL)
+                self.wait(handle, 5.0)
+        self._signal_tree(proc, handle, _signal.SIGKILL)
+
+    def _signal_tree(self, proc: _Proc, handle: TaskHandle, sig: int) -> None:
+        """Signal the task's process group, and every process in its cgroups if it has any."""
+        if proc.result is None and (proc.popen is not None or pid_alive(proc.pid, proc.start_time)):
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        else:
+            # The leader is gone; signal only processes still in its group.
+            for pid in _group_members(proc.pid):
+                _kill(pid, sig)
+        for pid in self.isolation_for(handle).pids(handle.state) or []:
+            _kill(pid, sig)
+
+    def destroy(self, handle: TaskHandle) -> None:
+        proc = self._proc(handle)
+        if proc.result is None and self.wait(handle, 0) is None:
+            self.stop(handle, "SIGKILL", 0)
+        self._signal_tree(proc, handle, _signal.SIGKILL)
+        self.isolation_for(handle).cleanup(handle.state)
+        with _registry_lock:
+            _registry.pop((proc.pid, proc.start_time), None)
+
+    # -- stats / recover ---------------------------------------------------------------
+
+    def stats(self, handle: TaskHandle) -> TaskStats:
+        proc = self._proc(handle)
+        pids = self.isolation_for(handle).pids(handle.state)
+        if pids is None:
+            pids = _group_members(proc.pid)
+        now = time.monotonic()
+        ticks = sum(_cpu_ticks(pid) for pid in pids)
+        percent = 0.0
+        with proc.lock:
+            if proc.cpu_sample is not None and now > proc.cpu_sample[0]:
+                used = max(0, ticks - proc.cpu_sample[1]) / _CLK_TCK
+                percent = 100.0 * used / (now - proc.cpu_sample[0])
+            proc.cpu_sample = (now, ticks)
+        return TaskStats(memory_rss_bytes=sum(_rss_bytes(pid) for pid in pids),
+                         cpu_percent=percent, timestamp=time.time_ns())
+
+    def recover(self, handle: TaskHandle) -> bool:
+        try:
+            key = (int(handle.state["pid"]), int(handle.state["start_time"]))
+        except (KeyError, TypeError, ValueError):
+            return False
+        with _registry_lock:
+            known = _registry.get(key)
+        if known is not None:
+            return True
+        if not pid_alive(*key):
+            return False
+        self._proc(handle)
+        return True
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _resolve_command(command: str, path: str, task_dir: str) -> Optional[str]:
+    """An absolute, executable path for ``command``: PATH lookup, or relative to the task dir."""
+    if "/" in command:
+        candidate = command if os.path.isabs(command) else os.path.join(task_dir, command)
+        ok = os.path.isfile(candidate) and os.access(candidate, os.X_OK)
+        return candidate if ok else None
+    return shutil.which(command, path=path)
+
+
+def _child_setup(isolate: Optional[Callable[[], None]],
+                 user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
+    """The ``preexec_fn``: join the isolation first (as root), then drop to the user."""
+    if isolate is None and user is None:
+        return None
+
+    def setup() -> None:
+        if isolate is not None:
+            isolate()
+        if user is not None:
+            os.initgroups(user.pw_name, user.pw_gid)
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    return setup

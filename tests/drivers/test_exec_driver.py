@@ -1,0 +1,216 @@
+"""The exec driver against real processes and, where the host allows, real cgroups."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from nomadlab.drivers import DriverError, ExecDriver, Resources, TaskConfig
+from nomadlab.drivers.exec import detect_isolation
+from nomadlab.drivers.process import pid_alive
+
+ISOLATION = detect_isolation()
+CGROUPS = ISOLATION.startswith("cgroups")
+
+
+def make_task(tmp_path, command, args=(), env=None, name="t", **resources) -> TaskConfig:
+    task_dir = tmp_path / name
+    (task_dir / "local").mkdir(parents=True, exist_ok=True)
+    logs = tmp_path / "alloc" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    alloc_id = f"test-{os.getpid()}-{tmp_path.name}"
+    return TaskConfig(id=f"{alloc_id}/{name}", alloc_id=alloc_id, task_name=name, job_id="j",
+                      config={"command": command, "args": list(args)},
+                      env=dict(env or {}), task_dir=str(task_dir), alloc_dir=str(tmp_path / "alloc"),
+                      stdout_path=str(logs / f"{name}.stdout.0"),
+                      stderr_path=str(logs / f"{name}.stderr.0"),
+                      resources=Resources(**resources))
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Start tasks on an ExecDriver; whatever they left is stopped and destroyed afterwards."""
+    driver = ExecDriver()
+    handles = []
+
+    def start(command, args=(), **kw):
+        handle = driver.start(make_task(tmp_path, command, args, **kw))
+        handles.append(handle)
+        return handle
+
+    start.driver = driver
+    yield start
+    for handle in handles:
+        driver.destroy(handle)
+
+
+def test_output_env_and_task_dir(run):
+    handle = run("/bin/sh", ["-c", "echo $FOO; pwd; echo oops >&2"], env={"FOO": "bar"})
+    result = run.driver.wait(handle, timeout=5)
+    assert result is not None and result.successful
+    out = open(handle.config.stdout_path).read().splitlines()
+    assert out == ["bar", handle.config.task_dir]
+    assert open(handle.config.stderr_path).read() == "oops\n"
+
+
+def test_env_is_exactly_the_task_env_plus_path(run):
+    handle = run("env", env={"ONLY": "1"})
+    run.driver.wait(handle, timeout=5)
+    names = {line.split("=", 1)[0] for line in open(handle.config.stdout_path).read().splitlines()}
+    assert names == {"ONLY", "PATH"}
+
+
+def test_exit_code_is_propagated(run):
+    result = run.driver.wait(run("/bin/sh", ["-c", "exit 3"]), timeout=5)
+    assert (result.exit_code, result.signal, result.oom_killed) == (3, 0, False)
+    assert not result.successful
+
+
+def test_missing_command_is_a_driver_error(run):
+    with pytest.raises(DriverError, match='exec: command "no-such-cmd" not found in the task\'s PATH'):
+        run("no-such-cmd")
+
+
+def test_stop_with_sigterm_returns_quickly(run):
+    handle = run("sleep", ["30"])
+    began = time.monotonic()
+    run.driver.stop(handle, "SIGTERM", timeout=5)
+    assert time.monotonic() - began < 2
+    result = run.driver.wait(handle, timeout=1)
+    assert result.signal == 15 and result.exit_code == 128 + 15
+
+
+def test_process_ignoring_sigterm_is_killed_after_timeout(run):
+    handle = run("/bin/sh", ["-c", "trap '' TERM; echo ready; sleep 30 & wait; sleep 30"])
+    _wait_for_output(handle, "ready")
+    began = time.monotonic()
+    run.driver.stop(handle, "TERM", timeout=0.5)
+    elapsed = time.monotonic() - began
+    assert 0.4 < elapsed < 3
+    assert run.driver.wait(handle, timeout=1).signal == 9
+
+
+def test_children_are_stopped_with_the_task(run, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    handle = run("/bin/sh", ["-c", f"sleep 30 & echo $! > {pidfile}; wait"])
+    deadline = time.monotonic() + 5
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    child = int(pidfile.read_text())
+    assert pid_alive(child)
+    run.driver.stop(handle, "SIGTERM", timeout=2)
+    assert _gone(child)
+    assert _gone(handle.state["pid"])
+
+
+def test_unknown_signal_is_a_driver_error(run):
+    handle = run("sleep", ["30"])
+    with pytest.raises(DriverError, match="unknown signal"):
+        run.driver.stop(handle, "SIGNOPE", timeout=0)
+
+
+def test_fingerprint_says_what_is_enforced():
+    fp = ExecDriver().fingerprint()
+    assert fp.detected and fp.healthy
+    attrs = fp.attributes
+    assert attrs["driver.exec"] == "1"
+    assert attrs["driver.exec.isolation"] in ("cgroups-v1", "cgroups-v2", "rlimits")
+    assert "no filesystem or network isolation" in attrs["driver.exec.isolation.description"]
+    if os.environ.get("CI") == "true":
+        assert attrs["driver.exec.isolation"].startswith("cgroups"), \
+            "CI runs as root with writable cgroups; exec must use them"
+
+
+def test_memory_limit_kills_and_reports_oom(run):
+    if not CGROUPS:
+        assert os.environ.get("CI") != "true", "CI must give exec cgroups"
+        pytest.skip(f"exec isolation here is {ISOLATION}: no memory cgroup, no OOM kill")
+    handle = run(sys.executable, ["-c", "a = bytearray(200 * 1024 * 1024); a[::4096] = b'x' * len(a[::4096])"],
+                 memory_mb=20)
+    result = run.driver.wait(handle, timeout=10)
+    assert result.oom_killed and result.signal == 9
+    assert not result.successful
+
+
+def test_cgroup_limits_are_written_and_destroy_removes_them(run):
+    if not CGROUPS:
+        pytest.skip(f"exec isolation here is {ISOLATION}")
+    handle = run("sleep", ["30"], memory_mb=64, cpu=250)
+    paths = list(handle.state["cgroups"].values())
+    assert all(os.path.isdir(p) for p in paths)
+    if ISOLATION == "cgroups-v1":
+        cg = handle.state["cgroups"]
+        assert open(os.path.join(cg["memory"], "memory.limit_in_bytes")).read().strip() == str(64 << 20)
+        assert open(os.path.join(cg["cpu"], "cpu.shares")).read().strip() == "250"
+        assert str(handle.state["pid"]) in open(os.path.join(cg["pids"], "cgroup.procs")).read().split()
+    run.driver.stop(handle, "SIGKILL", timeout=0)
+    run.driver.destroy(handle)
+    assert not any(os.path.exists(p) for p in paths)
+
+
+def test_destroy_kills_leftovers_and_is_idempotent(run):
+    handle = run("sleep", ["30"])
+    run.driver.destroy(handle)
+    assert _gone(handle.state["pid"])
+    run.driver.destroy(handle)
+
+
+def test_stats_report_rss_and_cpu(run):
+    handle = run("sleep", ["30"])
+    first = run.driver.stats(handle)
+    assert first.memory_rss_bytes > 0
+    busy = run(sys.executable, ["-c", "while True: pass"], name="busy")
+    run.driver.stats(busy)
+    time.sleep(0.3)
+    assert run.driver.stats(busy).cpu_percent > 20
+
+
+def test_recover_from_another_driver_instance(run):
+    handle = run("sleep", ["30"])
+    other = ExecDriver()
+    assert other.recover(handle)
+    assert other.wait(handle, timeout=0.05) is None
+    other.stop(handle, "SIGTERM", timeout=2)
+    assert _gone(handle.state["pid"])
+    assert other.wait(handle, timeout=1).signal == 15
+
+
+def test_recover_of_a_dead_or_reused_pid_fails(run):
+    handle = run("sleep", ["30"])
+    stale = dict(handle.state, pid=handle.state["pid"], start_time=handle.state["start_time"] + 1)
+    assert not ExecDriver().recover(type(handle)(driver="exec", config=handle.config, state=stale))
+    assert not ExecDriver().recover(type(handle)(driver="exec", config=handle.config, state={}))
+
+
+def test_several_waiters_get_the_same_result(run):
+    import threading
+
+    handle = run("/bin/sh", ["-c", "sleep 0.2; exit 4"])
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(run.driver.wait(handle, timeout=5)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.exit_code for r in results] == [4, 4, 4, 4]
+
+
+def _wait_for_output(handle, text, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while text not in open(handle.config.stdout_path).read():
+        assert time.monotonic() < deadline, f"task never printed {text!r}"
+        time.sleep(0.02)
+
+
+def _gone(pid, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
