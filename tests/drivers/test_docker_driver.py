@@ -1,0 +1,296 @@
+"""The docker driver against a real Docker engine and the locally built nomadlab/busybox.
+
+Nothing here pulls from a registry: the image is built by drivers/images/busybox/build.sh
+(the fixture runs it when the image is missing), and the one pull the driver attempts is
+from a registry address that refuses connections at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from nomadlab.drivers.base import DriverError, Resources, TaskConfig, TaskHandle
+from nomadlab.drivers.docker import (
+    ALLOC_ID_LABEL,
+    JOB_ID_LABEL,
+    MANAGED_LABEL,
+    TASK_NAME_LABEL,
+    DockerDriver,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "nomadlab/busybox:latest"
+
+
+def _no_engine(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs a Docker engine and none answers: {reason}")
+    pytest.skip(f"no Docker engine: run drivers/start-docker.sh ({reason})")
+
+
+@pytest.fixture(scope="module")
+def engine() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        _no_engine(str(exc))
+    try:
+        client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        build = subprocess.run(["bash", str(REPO / "drivers/images/busybox/build.sh")],
+                               check=False, capture_output=True, text=True, timeout=300)
+        if build.returncode != 0:
+            pytest.fail(f"building {IMAGE} failed:\n{build.stdout}\n{build.stderr}")
+    return client
+
+
+@pytest.fixture
+def driver(engine: docker.DockerClient):
+    driver = DockerDriver()
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def make_task(tmp_path: Path, engine: docker.DockerClient):
+    """Builds TaskConfigs with fresh alloc ids; removes their containers afterwards."""
+    alloc_ids: list[str] = []
+
+    def make(config: dict, name: str = "web", env: dict | None = None, memory_mb: int = 64,
+             ports: dict | None = None) -> TaskConfig:
+        alloc_id = str(uuid.uuid4())
+        alloc_ids.append(alloc_id)
+        alloc_root = tmp_path / alloc_id
+        (alloc_root / "alloc" / "logs").mkdir(parents=True)
+        task_dir = alloc_root / name
+        (task_dir / "local").mkdir(parents=True)
+        (task_dir / "secrets").mkdir()
+        return TaskConfig(
+            id=f"{alloc_id}/{name}", alloc_id=alloc_id, task_name=name, job_id="example",
+            config={"image": IMAGE, **config}, env=dict(env or {}), task_dir=str(task_dir),
+            alloc_dir=str(alloc_root / "alloc"),
+            stdout_path=str(alloc_root / "alloc" / "logs" / f"{name}.stdout.0"),
+            stderr_path=str(alloc_root / "alloc" / "logs" / f"{name}.stderr.0"),
+            resources=Resources(cpu=100, memory_mb=memory_mb), ports=dict(ports or {}))
+
+    yield make
+    for alloc_id in alloc_ids:
+        for container in DockerDriver.find_managed(alloc_id, client=engine):
+            container.remove(force=True)
+
+
+def _sh(script: str) -> dict:
+    return {"command": "sh", "args": ["-c", script]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_fingerprint_with_engine(driver: DockerDriver, engine: docker.DockerClient) -> None:
+    fp = driver.fingerprint()
+    assert fp.detected and fp.healthy, fp.health_description
+    assert fp.attributes["driver.docker"] == "1"
+    assert fp.attributes["driver.docker.version"] == engine.version()["Version"]
+    assert fp.attributes["driver.docker.os_type"] == "linux"
+    assert "runc" in fp.attributes["driver.docker.runtimes"].split(",")
+
+
+def test_fingerprint_without_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    started = time.monotonic()
+    fp = DockerDriver(timeout=2).fingerprint()
+    assert time.monotonic() - started < 5
+    assert not fp.detected and not fp.healthy
+    assert fp.health_description.startswith("Docker engine not reachable: ")
+    assert fp.attributes == {}
+
+
+def test_env_and_task_dirs_reach_the_container(driver: DockerDriver, make_task) -> None:
+    task = make_task(_sh('echo "$GREETING"; ls /local; echo "$NOMAD_TASK_DIR $NOMAD_ALLOC_DIR";'
+                         ' echo oops >&2'), env={"GREETING": "hello from nomadlab"})
+    Path(task.task_dir, "local", "template.conf").write_text("x")
+    handle = driver.start(task)
+    result = driver.wait(handle, timeout=20)
+    assert result is not None and result.successful, result
+    stdout = Path(task.stdout_path).read_text().splitlines()
+    assert stdout == ["hello from nomadlab", "template.conf", "/local /alloc"]
+    assert Path(task.stderr_path).read_text() == "oops\n"
+    driver.destroy(handle)
+
+
+def test_exit_code_is_propagated(driver: DockerDriver, make_task) -> None:
+    handle = driver.start(make_task(_sh("exit 3")))
+    result = driver.wait(handle, timeout=20)
+    assert result is not None
+    assert (result.exit_code, result.oom_killed, result.err, result.successful) == (3, False, None, False)
+    driver.destroy(handle)
+
+
+def test_wait_times_out_while_running(driver: DockerDriver, make_task) -> None:
+    handle = driver.start(make_task(_sh("sleep 30")))
+    assert driver.wait(handle, timeout=0.5) is None
+    driver.stop(handle, "SIGKILL", timeout=1)
+    assert driver.wait(handle, timeout=10).exit_code == 137
+    driver.destroy(handle)
+
+
+def test_httpd_on_a_mapped_host_port(driver: DockerDriver, make_task) -> None:
+    port = _free_port()
+    task = make_task({"command": "httpd", "args": ["-f", "-p", "8080", "-h", "/www"],
+                      "ports": ["http"]}, ports={"http": ("127.0.0.1", port, 8080)})
+    handle = driver.start(task)
+    body, deadline = None, time.monotonic() + 10
+    while body is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                body = response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert "Hello from nomadlab/busybox" in body
+    stats = driver.stats(handle)
+    assert stats.memory_rss_bytes > 0 and stats.cpu_percent >= 0 and stats.timestamp > 0
+    driver.stop(handle, "SIGKILL", timeout=1)
+    driver.destroy(handle)
+
+
+def test_memory_limit_kills_a_hog(driver: DockerDriver, make_task) -> None:
+    task = make_task(_sh('x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived'),
+                     memory_mb=16)
+    handle = driver.start(task)
+    result = driver.wait(handle, timeout=30)
+    assert result is not None and result.oom_killed, result
+    assert not result.successful
+    assert "survived" not in Path(task.stdout_path).read_text()
+    driver.destroy(handle)
+
+
+def test_stop_kills_a_task_that_ignores_the_signal(driver: DockerDriver, make_task) -> None:
+    handle = driver.start(make_task(_sh('trap "" INT TERM; echo ready; sleep 30 & wait')))
+    time.sleep(0.3)
+    started = time.monotonic()
+    driver.stop(handle, "SIGINT", timeout=1)
+    elapsed = time.monotonic() - started
+    result = driver.wait(handle, timeout=10)
+    assert 0.9 <= elapsed < 8, elapsed
+    assert result is not None and result.exit_code == 137
+    driver.stop(handle, "SIGINT", timeout=1)  # already stopped: tolerated
+    driver.destroy(handle)
+
+
+def test_stop_with_sigterm_lets_the_task_exit(driver: DockerDriver, make_task) -> None:
+    handle = driver.start(make_task(_sh('trap "echo bye; exit 0" TERM; '
+                                        'while :; do sleep 0.1; done')))
+    time.sleep(0.3)
+    started = time.monotonic()
+    driver.stop(handle, "SIGTERM", timeout=5)
+    assert time.monotonic() - started < 4
+    result = driver.wait(handle, timeout=10)
+    assert result is not None and result.exit_code == 0
+    assert Path(handle.config.stdout_path).read_text() == "bye\n"
+    driver.destroy(handle)
+
+
+def test_labels_name_and_limits(driver: DockerDriver, make_task,
+                                engine: docker.DockerClient) -> None:
+    task = make_task({**_sh("sleep 30"), "labels": {"team": "lab"}}, name="api", memory_mb=32)
+    handle = driver.start(task)
+    container = engine.containers.get(handle.state["container_id"])
+    assert container.name == f"api-{task.alloc_id}"
+    assert {ALLOC_ID_LABEL: task.alloc_id, TASK_NAME_LABEL: "api", JOB_ID_LABEL: "example",
+            MANAGED_LABEL: "true", "team": "lab"}.items() <= container.labels.items()
+    host = container.attrs["HostConfig"]
+    assert host["Memory"] == host["MemorySwap"] == 32 * 1024 * 1024
+    assert host["CpuShares"] == 100
+    assert {m["Destination"] for m in container.attrs["Mounts"]} >= {"/alloc", "/local", "/secrets"}
+    driver.stop(handle, "SIGKILL", timeout=1)
+    driver.destroy(handle)
+
+
+def test_recover_from_a_fresh_driver(driver: DockerDriver, make_task) -> None:
+    task = make_task(_sh('trap "echo after; exit 0" TERM; echo before; sleep 1; echo during; '
+                         'while :; do sleep 0.1; done'))
+    handle = driver.start(task)
+    time.sleep(0.3)
+    driver.close()  # the old client goes away; its container keeps running
+    time.sleep(1.2)  # "during" is written while nobody copies the logs
+
+    restarted = DockerDriver()
+    by_id = TaskHandle(driver="docker", config=task,
+                       state={"container_id": handle.state["container_id"]})
+    assert restarted.recover(by_id)
+    by_labels = TaskHandle(driver="docker", config=task, state={})
+    assert restarted.recover(by_labels)
+    assert by_labels.state["container_id"] == handle.state["container_id"]
+
+    restarted.stop(by_id, "SIGTERM", timeout=5)
+    result = restarted.wait(by_id, timeout=10)
+    assert result is not None and result.exit_code == 0
+    assert Path(task.stdout_path).read_text() == "before\nduring\nafter\n"
+    restarted.destroy(by_id)
+    restarted.close()
+    assert not restarted.recover(by_id)
+    restarted.close()
+
+
+def test_destroy_leaves_no_managed_container(driver: DockerDriver, make_task,
+                                             engine: docker.DockerClient) -> None:
+    task = make_task(_sh("sleep 30"))
+    handle = driver.start(task)
+    assert [c.id for c in DockerDriver.find_managed(task.alloc_id, client=engine)] == [
+        handle.state["container_id"]]
+    driver.destroy(handle)  # a running container is removed by force
+    assert DockerDriver.find_managed(task.alloc_id, client=engine) == []
+    driver.destroy(handle)  # twice is harmless
+
+
+def test_restarting_a_task_replaces_its_old_container(driver: DockerDriver, make_task) -> None:
+    task = make_task(_sh("exit 0"))
+    first = driver.start(task)
+    driver.wait(first, timeout=10)
+    second = driver.start(task)
+    assert second.state["container_id"] != first.state["container_id"]
+    assert driver.wait(second, timeout=10).exit_code == 0
+    driver.destroy(second)
+
+
+def test_missing_image_fails_fast(make_task, engine: docker.DockerClient) -> None:
+    lines: list[str] = []
+    driver = DockerDriver(progress=lines.append)
+    image = "127.0.0.1:1/nomadlab/missing:never"  # a registry address that refuses at once
+    task = make_task({"image": image})
+    started = time.monotonic()
+    with pytest.raises(DriverError, match=f'image "{image}" is not present locally and '
+                                          f'could not be pulled: '):
+        driver.start(task)
+    assert time.monotonic() - started < 10
+    assert lines and lines[0] == f'Pulling image "{image}"'
+    assert DockerDriver.find_managed(task.alloc_id, client=engine) == []
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"image": ""}, 'missing required key "image"'),
+    ({"ports": ["http"]}, 'Port "http" not found'),
+    ({"imgae": "x"}, "unsupported key"),
+    ({"command": "no-such-binary"}, "failed to start container"),
+])
+def test_bad_config_is_a_driver_error(driver: DockerDriver, make_task, config: dict,
+                                      message: str, engine: docker.DockerClient) -> None:
+    task = make_task(config)
+    with pytest.raises(DriverError, match=message):
+        driver.start(task)
+    assert DockerDriver.find_managed(task.alloc_id, client=engine) == []
