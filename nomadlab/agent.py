@@ -4,9 +4,10 @@ The agent is what labs and users hold: it parses job specs, writes through the s
 moves evaluations along (a background worker in ``auto`` mode, ``step()`` in ``step``
 mode) and reads back the same structs the scheduler uses.
 
-Until real clients exist, nodes are *simulated*: they are registered and scheduled onto
-exactly like real ones, but nothing runs on them, and every simulated node says so
-(attribute ``nomadlab.simulated = true``).
+Clients are real: each is a node agent in this process that runs its tasks as real
+processes (exec, raw_exec) and containers (docker).  Nodes added with ``simulated=True``
+advertise the drivers they are given but run every task with the mock driver, for scale
+experiments; they say so (attribute ``nomadlab.simulated = true``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 import uuid
 from typing import Any, Iterable, Optional, Union
 
+from .client.client import Client, ClientConfig
+from .client.fingerprint import host_cpu_mhz, host_memory_mb
 from .jobspec import parse_job
 from .scheduler.constraints import explain_constraint
 from .scheduler.generic import schedule
@@ -69,20 +72,28 @@ class Agent:
     """A dev agent: one server, simulated nodes, and the read methods labs use."""
 
     def __init__(self, *, clients: int = 1, mode: str = "auto", seed: int = 0,
-                 acl: bool = False, http: bool = False, data_dir: Optional[str] = None) -> None:
+                 acl: bool = False, http: bool = False, data_dir: Optional[str] = None,
+                 raw_exec: bool = False, client_cpu: Optional[int] = None,
+                 client_memory: Optional[int] = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if http or acl or data_dir:
-            raise NotImplementedError("the HTTP API, ACLs and a data dir come with later "
-                                      "nomadlab releases; use nl.dev() without them")
+        if http or acl:
+            raise ValueError("the HTTP API and ACLs come with a later nomadlab release; "
+                             "use nl.dev() without http/acl for now")
         self.mode = mode
         self.seed = seed
+        self.data_dir = data_dir
+        self.raw_exec = raw_exec
         self.server = Server(seed=seed)
+        self.clients: dict[str, Client] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        share = max(clients, 1)
+        self._client_cpu = client_cpu or max(host_cpu_mhz() // share, 500)
+        self._client_memory = client_memory or max(host_memory_mb() // share, 512)
         for i in range(clients):
-            self.add_node(name=f"client-{i + 1}")
+            self.add_client(name=f"client-{i + 1}")
         if mode == "auto":
             self._thread = threading.Thread(target=self._run, name="nomadlab-worker", daemon=True)
             self._thread.start()
@@ -99,6 +110,9 @@ class Agent:
         self._wake.set()
 
     def shutdown(self) -> None:
+        """Stop every client and every task and container they started, then the server."""
+        for client in list(self.clients.values()):
+            client.stop(kill_tasks=True)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -112,26 +126,75 @@ class Agent:
 
     # -- nodes ------------------------------------------------------------------------
 
+    def add_client(self, name: Optional[str] = None, *, datacenter: str = "dc1",
+                   node_class: str = "", node_pool: str = "default", cpu: Optional[int] = None,
+                   memory: Optional[int] = None, disk: int = 20_000,
+                   meta: Optional[dict[str, str]] = None) -> Node:
+        """Start a real client: a node that runs its tasks with the exec, raw_exec and
+        docker drivers (raw_exec only when the agent was made with ``raw_exec=True``)."""
+        from .drivers import builtin_drivers
+        name = name or f"client-{len(self.clients) + 1}"
+        config = ClientConfig(name=name, datacenter=datacenter, node_class=node_class,
+                              node_pool=node_pool, cpu=cpu or self._client_cpu,
+                              memory=memory or self._client_memory, disk=disk,
+                              meta=dict(meta or {}), data_dir=self._client_dir(name))
+        return self._start_client(config, builtin_drivers(raw_exec_enabled=self.raw_exec))
+
     def add_node(self, name: Optional[str] = None, *, datacenter: str = "dc1",
                  node_class: str = "", node_pool: str = "default", cpu: int = 4000,
                  memory: int = 8192, disk: int = 50_000, meta: Optional[dict[str, str]] = None,
                  attributes: Optional[dict[str, str]] = None,
                  drivers: Iterable[str] = ("exec", "raw_exec", "docker"),
                  simulated: bool = True) -> Node:
-        """Register a node; capacity it brings unblocks waiting evaluations."""
+        """Add a node; ``simulated`` (the default) runs every task with the mock driver.
+
+        A simulated node advertises ``drivers`` and the resources given, so scheduling
+        experiments can use any cluster shape; ``simulated=False`` starts a real client.
+        """
         if not simulated:
-            raise NotImplementedError("real client nodes come with the clients release; "
-                                      "add_node(simulated=True) for now")
+            return self.add_client(name, datacenter=datacenter, node_class=node_class,
+                                   node_pool=node_pool, cpu=cpu, memory=memory, disk=disk,
+                                   meta=meta)
+        from .drivers.simulated import SimulatedDriver
         name = name or f"node-{len(self.server.state.nodes()) + 1}"
-        node = simulated_node(name, datacenter=datacenter, node_class=node_class,
-                              node_pool=node_pool, cpu=cpu, memory=memory, disk=disk, meta=meta,
-                              attributes=attributes, drivers=drivers, seed=self.seed)
-        stored = self.server.register_node(node)
+        config = ClientConfig(name=name, datacenter=datacenter, node_class=node_class,
+                              node_pool=node_pool, cpu=cpu, memory=memory, disk=disk,
+                              meta=dict(meta or {}), data_dir=self._client_dir(name),
+                              simulated=True)
+        node = self._start_client(config, {d: SimulatedDriver(d) for d in drivers},
+                                  attributes=attributes)
+        return node
+
+    def _client_dir(self, name: str) -> Optional[str]:
+        import os
+        return os.path.join(self.data_dir, name) if self.data_dir else None
+
+    def _start_client(self, config: ClientConfig, drivers: dict,
+                      attributes: Optional[dict[str, str]] = None) -> Node:
+        client = Client(self.server, config, drivers, seed=self.seed, clock=self.server.clock)
+        if attributes:
+            fingerprint = client.fingerprint
+            client.fingerprint = lambda: dataclasses.replace(  # type: ignore[method-assign]
+                fingerprint(), attributes={**fingerprint().attributes, **attributes})
+        self.clients[client.node_id] = client
+        node = client.start()
         self._poke()
-        return stored
+        return node
+
+    def stop_client(self, node: str, kill_tasks: bool = False) -> None:
+        """Stop a client as if its machine died: no more heartbeats, so after the TTL the
+        server marks the node down and its allocations lost (tasks keep running unless
+        ``kill_tasks``, as on a machine that is merely cut off)."""
+        node_id = self._node_id(node)
+        self.clients[node_id].stop(kill_tasks=kill_tasks)
+        self._poke()
 
     def remove_node(self, node_id: str) -> None:
-        self.server.deregister_node(self._node_id(node_id))
+        node_id = self._node_id(node_id)
+        client = self.clients.pop(node_id, None)
+        if client is not None:
+            client.stop(kill_tasks=True)
+        self.server.deregister_node(node_id)
         self._poke()
 
     def node_down(self, node_id: str) -> Node:
@@ -257,6 +320,58 @@ class Agent:
     def deployments(self, job_id: Optional[str] = None) -> list[Deployment]:
         return self.state.deployments(job_id)
 
+    def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
+        """What a task wrote to stdout (or ``stream="stderr"``) so far."""
+        alloc = self._alloc(alloc_id)
+        client = self.clients.get(alloc.node_id)
+        runner = client.runners.get(alloc.id) if client is not None else None
+        if runner is None:
+            raise KeyError(f'allocation "{alloc.id[:8]}" has no logs on this agent '
+                           "(it never started here)")
+        if task is None:
+            names = list(runner.runners)
+            if len(names) != 1:
+                raise ValueError(f"name the task: {', '.join(names)}")
+            task = names[0]
+        path = runner.dir.log_path(task, stream)
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait(self, alloc_or_job: Union[str, Allocation, Job], status: str = "running",
+             timeout: float = 30.0) -> list[Allocation]:
+        """Until the allocation (or every live allocation of the job) has ``status``.
+
+        ``status`` is a client status (pending, running, complete, failed, lost); a
+        TimeoutError says which allocations were still in which status.
+        """
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.mode == "step":
+                self.server.run_until_idle(timeout)
+            allocs = self._targets(alloc_or_job)
+            if allocs and all(a.client_status == status for a in allocs):
+                return allocs
+            if time.monotonic() > deadline:
+                seen = ", ".join(f"{a.name} {a.client_status}" for a in allocs) or "none"
+                raise TimeoutError(f"not all {status} after {timeout} s: {seen}")
+            time.sleep(0.05)
+
+    def _targets(self, alloc_or_job: Union[str, Allocation, Job]) -> list[Allocation]:
+        if isinstance(alloc_or_job, Allocation):
+            return [self.alloc(alloc_or_job.id)]
+        if isinstance(alloc_or_job, Job):
+            job_id = alloc_or_job.id
+        else:
+            try:
+                return [self.alloc(alloc_or_job)]
+            except KeyError:
+                job_id = alloc_or_job
+        return [a for a in self.allocs(job_id) if a.desired_status == "run"]
+
     def _alloc(self, alloc_id: str) -> Allocation:
         return self._lookup("allocs", alloc_id, self.state.alloc)
 
@@ -310,6 +425,10 @@ def _parse_constraint(text: str) -> Constraint:
 
 
 def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
-        http: bool = False, data_dir: Optional[str] = None) -> Agent:
-    """Start an in-process agent: a server and ``clients`` nodes (simulated for now)."""
-    return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir)
+        http: bool = False, data_dir: Optional[str] = None, raw_exec: bool = False,
+        client_cpu: Optional[int] = None, client_memory: Optional[int] = None) -> Agent:
+    """Start an in-process agent: a server and ``clients`` real clients sharing the host
+    (each gets an equal share of its CPU and memory unless ``client_cpu``/``client_memory``
+    say otherwise)."""
+    return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir,
+                 raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory)

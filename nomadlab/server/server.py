@@ -30,6 +30,9 @@ from .state import StateSnapshot, StateStore, job_spec_changed
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
 
 MAX_PLAN_ATTEMPTS = 5
+#: How long a node may go without a heartbeat before it is marked down (seconds). Nomad's
+#: default is 10s plus a 10s grace; in-process clients heartbeat every 0.5s.
+HEARTBEAT_TTL = 3.0
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Server:
         self.log: list[StepRecord] = []
         self._delayed: list[Evaluation] = []
         self._work: Optional[Iterator[StepRecord]] = None
+        self._heartbeats: dict[str, int] = {}
+        self.heartbeat_ttl = HEARTBEAT_TTL
         self._lock = threading.RLock()
 
     # -- identities -------------------------------------------------------------------
@@ -149,6 +154,29 @@ class Server:
             else:
                 self._node_update_evals(node, "node-update")
             return node
+
+    def heartbeat(self, node_id: str) -> None:
+        """A client's heartbeat: the node stays ready for another TTL (a down node returns)."""
+        with self._lock:
+            # Liveness is real time (a lab may move the scheduling clock forward).
+            self._heartbeats[node_id] = time.monotonic_ns() + int(self.heartbeat_ttl * 1e9)
+            node = self.state.node(node_id)
+            if node is not None and node.status == "down":
+                self.update_node_status(node_id, "ready")
+
+    def check_heartbeats(self) -> list[Node]:
+        """Mark nodes whose heartbeat TTL ran out as down (their allocations become lost)."""
+        now = time.monotonic_ns()
+        expired = [n for n, deadline in self._heartbeats.items() if deadline < now]
+        downed = []
+        for node_id in expired:
+            del self._heartbeats[node_id]
+            node = self.state.node(node_id)
+            if node is not None and node.status != "down":
+                downed.append(self.update_node_status(node_id, "down"))
+                self.log.append(StepRecord("node-down", "", "", f'node "{node.name}" missed its '
+                                           "heartbeats and was marked down", self.state.index))
+        return downed
 
     def update_node_eligibility(self, node_id: str, eligible: bool) -> Node:
         with self._lock:
@@ -289,6 +317,7 @@ class Server:
     def step(self) -> Optional[StepRecord]:
         """Advance one stage; None when there is nothing to do."""
         with self._lock:
+            self.check_heartbeats()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()

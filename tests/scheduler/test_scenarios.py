@@ -13,7 +13,7 @@ from nomadlab.structs.duration import SECOND
 
 def job_hcl(job_id: str = "web", count: int = 1, cpu: int = 500, memory: int = 256,
             group_extra: str = "", job_extra: str = "", task_extra: str = "",
-            type_: str = "service") -> str:
+            type_: str = "service", config: str = 'command = "sleep"') -> str:
     return f'''job "{job_id}" {{
   datacenters = ["dc1"]
   type = "{type_}"
@@ -23,7 +23,7 @@ def job_hcl(job_id: str = "web", count: int = 1, cpu: int = 500, memory: int = 2
     {group_extra}
     task "srv" {{
       driver = "exec"
-      config {{ command = "sleep" }}
+      config {{ {config} }}
       {task_extra}
       resources {{
         cpu    = {cpu}
@@ -190,26 +190,28 @@ def test_node_down_marks_allocs_lost_and_replaces_them(c: Agent) -> None:
 
 
 def test_failed_alloc_is_rescheduled_after_nomads_delay(c: Agent) -> None:
+    """A mock task exits 1 with no restarts allowed: the alloc fails, and the server
+    replaces it 30s later (a service job's first reschedule delay), away from its node."""
     now = [10**18]
     c.server.clock = lambda: now[0]
     c.add_node("a")
     c.add_node("b")
-    c.submit(job_hcl(count=1))
+    c.submit(job_hcl(count=1, group_extra='restart {\n attempts = 0\n mode = "fail"\n }',
+                     config='run_for = "20ms"\n exit_code = 1'))
     c.run_until_idle()
     (alloc,) = live(c)
-    import dataclasses
-    c.server.update_allocs_from_client([dataclasses.replace(alloc, client_status="failed")])
+    failed = c.wait(alloc.id, status="failed", timeout=10)[0]
+    events = [e.type for e in failed.task_states["srv"].events]
+    assert events[-2:] == ["Terminated", "Not Restarting"]
     c.run_until_idle()
     followups = [e for e in c.evals("web") if e.triggered_by == "alloc-failure" and e.wait_until]
     assert followups, "a delayed reschedule creates a follow-up evaluation"
-    assert not [a for a in live(c) if a.id != alloc.id and a.client_status == "pending"]
-    now[0] += 31 * SECOND  # service jobs wait 30s before the first reschedule
+    assert [a.id for a in live(c)] == [alloc.id], "nothing replaces it before the delay"
+    now[0] += 31 * SECOND
     c.run_until_idle()
     replacement = next(a for a in live(c) if a.previous_allocation == alloc.id)
     assert replacement.reschedule_tracker.events[-1].prev_alloc_id == alloc.id
-    # the reschedule penalty steers away from the node it failed on
-    assert "node-reschedule-penalty" in str(replacement.metrics.score_meta_data) or \
-        replacement.node_id != alloc.node_id
+    assert replacement.node_id != alloc.node_id, "the reschedule penalty steers it away"
 
 
 def test_same_seed_same_ids_and_placements() -> None:

@@ -1,0 +1,53 @@
+"""An allocation's directory, laid out as Nomad's client lays it out.
+
+``<data dir>/alloc/<alloc id>/`` holds ``alloc/`` (shared by the group: ``logs/``,
+``data/``, ``tmp/``) and one directory per task with ``local/``, ``secrets/`` and ``tmp/``.
+Task output goes to ``alloc/logs/<task>.stdout.0`` and ``<task>.stderr.0``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+__all__ = ["AllocDir"]
+
+
+@dataclass
+class AllocDir:
+    root: str  # <data dir>/alloc/<alloc id>
+
+    @property
+    def shared(self) -> str:
+        return os.path.join(self.root, "alloc")
+
+    @property
+    def logs(self) -> str:
+        return os.path.join(self.shared, "logs")
+
+    def task_dir(self, task: str) -> str:
+        return os.path.join(self.root, task)
+
+    def local(self, task: str) -> str:
+        return os.path.join(self.task_dir(task), "local")
+
+    def secrets(self, task: str) -> str:
+        return os.path.join(self.task_dir(task), "secrets")
+
+    def log_path(self, task: str, stream: str = "stdout", index: int = 0) -> str:
+        return os.path.join(self.logs, f"{task}.{stream}.{index}")
+
+    def build(self, tasks: list[str]) -> None:
+        """Create the directories (Nomad's "Building Task Directory")."""
+        for sub in ("logs", "data", "tmp"):
+            os.makedirs(os.path.join(self.shared, sub), exist_ok=True)
+        for task in tasks:
+            for sub in ("local", "secrets", "tmp"):
+                os.makedirs(os.path.join(self.task_dir(task), sub), exist_ok=True)
+            os.chmod(self.secrets(task), 0o700)
+            for stream in ("stdout", "stderr"):
+                open(self.log_path(task, stream), "a").close()
+
+    def destroy(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

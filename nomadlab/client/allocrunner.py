@@ -1,0 +1,266 @@
+"""One allocation on a client: its directory, its tasks in lifecycle order, its status.
+
+Order as in Nomad: prestart tasks (sidecars keep running; the others must finish
+successfully), then the main tasks and poststart tasks, then poststop tasks once the
+main tasks are done.  A failed main task, or a dead leader, stops its siblings.  The
+allocation's client status (pending, running, complete, failed) follows from its tasks
+and is reported to the server on every change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from typing import Callable, Optional
+
+from ..drivers.base import Driver, Resources, TaskConfig
+from ..structs import Allocation, Node, Task
+from .allocdir import AllocDir
+from .interpolate import interpolate
+from .restarts import RestartTracker
+from .taskenv import build_task_env
+from .taskrunner import TaskRunner, event
+
+__all__ = ["AllocRunner"]
+
+
+class AllocRunner:
+    """Runs one allocation's tasks on one client."""
+
+    def __init__(self, alloc: Allocation, node: Node, drivers: dict[str, Driver], data_dir: str,
+                 report: Callable[[Allocation], None], clock: Callable[[], int],
+                 region: str = "global") -> None:
+        self.alloc = alloc
+        self.node = node
+        self.drivers = drivers
+        self.dir = AllocDir(f"{data_dir}/alloc/{alloc.id}")
+        self._report = report
+        self._clock = clock
+        self.region = region
+        assert alloc.job is not None
+        self.group = alloc.job.group(alloc.task_group)
+        self.runners: dict[str, TaskRunner] = {}
+        self._killing = threading.Event()
+        self._kill_reason = ""
+        self._lock = threading.Lock()
+        self.client_status = "pending"
+        self.client_description = ""
+        self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
+                                        daemon=True)
+
+    # -- public -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def kill(self, reason: str = "alloc was stopped") -> None:
+        """Stop every task (each with its kill_signal and kill_timeout)."""
+        self._kill_reason = reason
+        self._killing.set()
+        for runner in list(self.runners.values()):
+            runner.kill(reason)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        for runner in list(self.runners.values()):
+            runner.join(timeout)
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    # -- running ----------------------------------------------------------------------
+
+    def _runner(self, task: Task) -> TaskRunner:
+        job = self.alloc.job
+        assert job is not None
+        driver = self.drivers.get(task.driver)
+        seed = hash((self.alloc.id, task.name)) & 0xFFFFFFFF
+        policy = task.restart_policy or self.group.restart_policy
+        assert policy is not None
+        runner = TaskRunner(task, driver or _MissingDriver(task.driver),
+                            lambda: self._task_config(task),
+                            RestartTracker(policy, batch=job.type in ("batch", "sysbatch"),
+                                           rng=random.Random(seed)),
+                            self._changed, self._clock)
+        self.runners[task.name] = runner
+        if self._killing.is_set():  # stopped while being set up: never run
+            runner.kill(self._kill_reason)
+        return runner
+
+    def _task_config(self, task: Task) -> TaskConfig:
+        job = self.alloc.job
+        assert job is not None
+        env = build_task_env(self.alloc, task, self.node, alloc_dir=self.dir.shared,
+                             task_dir=self.dir.local(task.name),
+                             secrets_dir=self.dir.secrets(task.name), region=self.region)
+        res = task.resources
+        ports = {}
+        shared = self.alloc.allocated_resources.shared if self.alloc.allocated_resources else None
+        for port in (shared.ports if shared else []):
+            ports[port.label] = (port.host_ip or "127.0.0.1", port.value, port.to)
+        return TaskConfig(
+            id=f"{self.alloc.id}/{task.name}", alloc_id=self.alloc.id, task_name=task.name,
+            job_id=self.alloc.job_id, config=interpolate(task.config, env, self.node), env=env,
+            task_dir=self.dir.task_dir(task.name), alloc_dir=self.dir.shared,
+            stdout_path=self.dir.log_path(task.name, "stdout"),
+            stderr_path=self.dir.log_path(task.name, "stderr"),
+            resources=Resources(cpu=(res.cpu or 100) if res else 100,
+                                memory_mb=(res.memory_mb or 300) if res else 300,
+                                memory_max_mb=(res.memory_max_mb or 0) if res else 0),
+            user=task.user, ports=ports,
+            labels={"com.hashicorp.nomad.alloc_id": self.alloc.id,
+                    "com.hashicorp.nomad.task_name": task.name,
+                    "com.hashicorp.nomad.job_id": self.alloc.job_id,
+                    "nomadlab.job_type": job.type or "service"})
+
+    def _setup(self, tasks: list[Task]) -> bool:
+        """Received, Task Setup, templates: False when a task could not be set up."""
+        now = self._clock()
+        self.dir.build([t.name for t in tasks])
+        for task in tasks:
+            runner = self._runner(task)
+            runner.emit(event("Received", now, "Task received by client"))
+            runner.emit(event("Task Setup", now, "Building Task Directory"))
+        from .template import TemplateError, write_templates
+        ok = True
+        for task in tasks:
+            if not task.templates:
+                continue
+            env = build_task_env(self.alloc, task, self.node, alloc_dir=self.dir.shared,
+                                 task_dir=self.dir.local(task.name),
+                                 secrets_dir=self.dir.secrets(task.name), region=self.region)
+            try:
+                write_templates(task, env, self.node, self.dir.task_dir(task.name))
+            except (TemplateError, OSError) as err:
+                runner = self.runners[task.name]
+                runner.emit(event("Setup Failure", self._clock(), f"failed to render template:"
+                                  f" {err}", setup_error=str(err), fails_task=True))
+                runner._finish(failed=True)
+                ok = False
+        return ok
+
+    def _run(self) -> None:
+        tasks = list(self.group.tasks)
+        try:
+            ready = self._setup(tasks)
+        except OSError:
+            if self._killing.is_set():  # the client shut down while this alloc was set up
+                return
+            raise
+        if not ready:
+            self._changed()
+            return
+        def hook(t: Task) -> str:
+            return t.lifecycle.hook if t.lifecycle else ""
+        prestart = [t for t in tasks if hook(t) == "prestart"]
+        main = [t for t in tasks if not hook(t)]
+        poststart = [t for t in tasks if hook(t) == "poststart"]
+        poststop = [t for t in tasks if hook(t) == "poststop"]
+
+        for task in prestart:
+            self.runners[task.name].start()
+        for task in prestart:
+            if not (task.lifecycle and task.lifecycle.sidecar):
+                self.runners[task.name].done.wait()
+                if self.runners[task.name].state.failed or self._killing.is_set():
+                    self._stop_all(f'prestart task "{task.name}" failed', skip=task.name)
+                    self._finish(poststop)
+                    return
+        for task in main:
+            self.runners[task.name].start()
+        for task in main:  # poststart tasks wait until the main tasks started (or ended)
+            runner = self.runners[task.name]
+            while not runner.started.wait(0.05) and not runner.done.is_set():
+                pass
+        for task in poststart:
+            self.runners[task.name].start()
+        self._watch_main(main)
+        self._finish(poststop)
+
+    def _watch_main(self, main: list[Task]) -> None:
+        """Wait for the main tasks; a failure or a dead leader stops the others."""
+        leader = next((t.name for t in self.group.tasks if t.leader), None)
+        pending = {t.name for t in main}
+        while pending:
+            for name in list(pending):
+                runner = self.runners[name]
+                if not runner.done.wait(0.05):
+                    continue
+                pending.discard(name)
+                if runner.state.failed and not self._killing.is_set():
+                    self._stop_all(f'Task\'s sibling "{name}" failed', skip=name,
+                                   event_type="Sibling Task Failed")
+                elif name == leader and not self._killing.is_set():
+                    self._stop_all(f'Leader Task "{name}" is dead', skip=name,
+                                   event_type="Leader Task Dead")
+        # sidecars and poststart tasks end with the main tasks
+        others = [r for n, r in self.runners.items() if n not in {t.name for t in main}]
+        for runner in others:
+            if not runner.done.is_set() and runner._thread.is_alive():
+                runner.kill("main tasks dead", "Main Tasks Dead")
+
+    def _stop_all(self, reason: str, skip: str = "", event_type: str = "") -> None:
+        for name, runner in self.runners.items():
+            if name != skip and not runner.done.is_set():
+                runner.kill(reason, event_type)
+
+    def _finish(self, poststop: list[Task]) -> None:
+        for task in poststop:
+            runner = self.runners[task.name]
+            runner.start()
+            runner.done.wait()
+        for runner in self.runners.values():
+            if runner._thread.is_alive():
+                runner.join(60)
+        self._changed()
+
+    # -- status -----------------------------------------------------------------------
+
+    def _status(self) -> tuple[str, str]:
+        main = [t.name for t in self.group.tasks if not t.lifecycle]
+        states = {n: r.state for n, r in self.runners.items()}
+        if any(s.failed for s in states.values()):
+            return "failed", "Failed tasks"
+        if main and all(states.get(n) and states[n].state == "dead" for n in main) and \
+                all(s.state == "dead" for s in states.values()):
+            return "complete", "All tasks have completed"
+        if main and all(states.get(n) and states[n].state == "running" for n in main):
+            return "running", "Tasks are running"
+        return "pending", "No tasks have started"
+
+    def _changed(self) -> None:
+        with self._lock:
+            status, description = self._status()
+            self.client_status, self.client_description = status, description
+            update = dataclasses.replace(
+                self.alloc, client_status=status, client_description=description,
+                task_states={n: r.snapshot() for n, r in self.runners.items()},
+                modify_time=self._clock())
+        self._report(update)
+
+
+class _MissingDriver(Driver):
+    """Stands for a driver this client does not have: every start is a Driver Failure."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fingerprint(self):
+        from ..drivers.base import Fingerprint
+        return Fingerprint(False, False, f'driver "{self.name}" is not available on this client')
+
+    def start(self, task: TaskConfig):
+        from ..drivers.base import DriverError
+        raise DriverError(f'driver "{self.name}" is not available on this client')
+
+    def wait(self, handle, timeout=None):  # pragma: no cover
+        return None
+
+    def stop(self, handle, signal="SIGINT", timeout=5.0):  # pragma: no cover
+        return None
+
+    def destroy(self, handle):  # pragma: no cover
+        return None

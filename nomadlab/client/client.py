@@ -1,0 +1,156 @@
+"""A Nomad client in this process: a node that registers, heartbeats and runs allocations.
+
+Several clients share the host, each presenting itself as its own node with its own ID,
+name, datacenter, class, pool, meta and share of the host's CPU and memory.  A client
+watches the state store for allocations placed on its node (Nomad's clients long-poll
+the servers the same way), runs each in an :class:`AllocRunner`, and reports status back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from typing import Callable, Iterable, Optional
+
+from ..drivers.base import Driver
+from ..structs import (Allocation, DriverInfo, NetworkResource, Node, NodeCpuResources,
+                       NodeDiskResources, NodeMemoryResources, NodeResources)
+from .allocrunner import AllocRunner
+from .fingerprint import host_attributes
+
+__all__ = ["Client", "ClientConfig", "HEARTBEAT_INTERVAL"]
+
+#: How often a client heartbeats (seconds); the server's TTL is a few times this.
+HEARTBEAT_INTERVAL = 0.5
+
+
+@dataclasses.dataclass
+class ClientConfig:
+    """A client's node settings: what it calls itself and how much of the host it offers."""
+
+    name: str
+    datacenter: str = "dc1"
+    node_class: str = ""
+    node_pool: str = "default"
+    cpu: int = 2000
+    memory: int = 2048
+    disk: int = 10_000
+    meta: dict[str, str] = dataclasses.field(default_factory=dict)
+    data_dir: Optional[str] = None
+    simulated: bool = False
+
+
+class Client:
+    """One node agent. ``server`` is the in-process :class:`~nomadlab.server.server.Server`."""
+
+    def __init__(self, server: object, config: ClientConfig, drivers: dict[str, Driver],
+                 seed: int = 0, clock: Optional[Callable[[], int]] = None) -> None:
+        self.server = server
+        self.config = config
+        self.drivers = drivers
+        self.clock = clock or time.time_ns
+        digest = hashlib.sha256(f"{seed}:{config.name}".encode()).digest()
+        self.node_id = str(uuid.UUID(bytes=digest[:16], version=4))
+        self._own_dir = config.data_dir is None
+        self.data_dir = config.data_dir or tempfile.mkdtemp(prefix=f"nomadlab-{config.name}-")
+        self.runners: dict[str, AllocRunner] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.node: Optional[Node] = None
+
+    # -- node ---------------------------------------------------------------------------
+
+    def fingerprint(self) -> Node:
+        """The node as this client sees it: host attributes, drivers, its resource share."""
+        c = self.config
+        attributes = host_attributes(c.name, c.cpu, c.memory)
+        drivers: dict[str, DriverInfo] = {}
+        for name, driver in self.drivers.items():
+            fp = driver.fingerprint()
+            drivers[name] = DriverInfo(attributes=fp.attributes, detected=fp.detected,
+                                       healthy=fp.healthy, health_description=fp.health_description)
+            if fp.detected:
+                attributes.update(fp.attributes)
+                attributes.setdefault(f"driver.{name}", "1")
+        if c.simulated:
+            attributes["nomadlab.simulated"] = "true"
+        return Node(
+            id=self.node_id, secret_id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.node_id)),
+            name=c.name, datacenter=c.datacenter, node_class=c.node_class, node_pool=c.node_pool,
+            http_addr="127.0.0.1:4646", attributes=attributes, meta=dict(c.meta), drivers=drivers,
+            node_resources=NodeResources(
+                cpu=NodeCpuResources(cpu_shares=c.cpu, total_cpu_cores=os.cpu_count() or 1),
+                memory=NodeMemoryResources(memory_mb=c.memory),
+                disk=NodeDiskResources(disk_mb=c.disk),
+                networks=[NetworkResource(mode="host", device="lo", ip="127.0.0.1",
+                                          cidr="127.0.0.1/32")]),
+            status="ready")
+
+    def start(self) -> Node:
+        """Fingerprint, register, then heartbeat and watch allocations in the background."""
+        self.node = self.server.register_node(self.fingerprint())  # type: ignore[attr-defined]
+        self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+        for target, name in ((self._heartbeat, "heartbeat"), (self._watch, "watch")):
+            thread = threading.Thread(target=target, name=f"{self.config.name}-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self.node
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+
+    # -- allocations --------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        state = self.server.state  # type: ignore[attr-defined]
+        index = 0
+        while not self._stop.is_set():
+            index = state.wait_for_index(index, timeout=0.2)
+            self._sync(state.allocs_by_node(self.node_id))
+
+    def _sync(self, allocs: Iterable[Allocation]) -> None:
+        """Start new allocations, stop those the server stopped (Nomad's runAllocs)."""
+        node = self.server.state.node(self.node_id) or self.node  # type: ignore[attr-defined]
+        for alloc in allocs:
+            if self._stop.is_set():
+                return
+            runner = self.runners.get(alloc.id)
+            if alloc.desired_status == "run" and runner is None:
+                if alloc.client_status in ("complete", "failed", "lost"):
+                    continue
+                runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report,
+                                     self.clock)
+                with self._lock:
+                    self.runners[alloc.id] = runner
+                runner.start()
+            elif alloc.desired_status in ("stop", "evict") and runner is not None \
+                    and not runner.done and not runner._killing.is_set():
+                runner.kill(alloc.desired_description or "alloc was stopped")
+
+    def _report(self, alloc: Allocation) -> None:
+        if self._stop.is_set() and alloc.client_status == "running":
+            return
+        self.server.update_allocs_from_client([alloc])  # type: ignore[attr-defined]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def stop(self, kill_tasks: bool = True, timeout: float = 30.0) -> None:
+        """Stop heartbeating (the server will mark the node down) and, by default, every task."""
+        self._stop.set()
+        for thread in self._threads:  # no new allocations start once the watch has ended
+            thread.join(timeout=2)
+        if kill_tasks:
+            for runner in list(self.runners.values()):
+                runner.kill("client is shutting down")
+            for runner in list(self.runners.values()):
+                runner.join(timeout)
+        if kill_tasks and self._own_dir:
+            import shutil
+            shutil.rmtree(self.data_dir, ignore_errors=True)
