@@ -135,7 +135,7 @@ class Client:
                 runner.kill(alloc.desired_description or "alloc was stopped")
 
     def _report(self, alloc: Allocation) -> None:
-        if self._stop.is_set() and alloc.client_status == "running":
+        if self._stop.is_set():  # a stopped client says nothing more, like a dead machine
             return
         self.server.update_allocs_from_client([alloc])  # type: ignore[attr-defined]
 

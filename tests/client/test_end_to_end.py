@@ -1,0 +1,223 @@
+"""End to end with real drivers: jobs submitted to nl.dev() run as real processes and
+containers, and everything they started is gone after shutdown."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+import nomadlab as nl
+
+IMAGE = "nomadlab/busybox:latest"
+
+
+def job(job_id: str, driver: str, config: str, *, count: int = 1, type_: str = "service",
+        group: str = "", memory: int = 64) -> str:
+    return f'''job "{job_id}" {{
+  type = "{type_}"
+  group "g" {{
+    count = {count}
+    {group}
+    task "t" {{
+      driver = "{driver}"
+      config {{
+        {config}
+      }}
+      resources {{
+        cpu    = 100
+        memory = {memory}
+      }}
+    }}
+  }}
+}}'''
+
+
+def running_pids(pattern: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+@pytest.fixture
+def c():
+    agent = nl.dev(clients=2, mode="auto", seed=11, client_cpu=2000, client_memory=2048)
+    yield agent
+    agent.shutdown()
+
+
+@pytest.fixture(scope="module")
+def docker_engine():
+    import docker
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception as err:  # noqa: BLE001 - any failure means no engine
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs a Docker engine and none answers: {err}")
+        pytest.skip(f"no Docker engine: run drivers/start-docker.sh ({err})")
+    try:
+        client.images.get(IMAGE)
+    except Exception:  # noqa: BLE001
+        root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        subprocess.run(["bash", os.path.join(root, "drivers", "build-images.sh")], check=True)
+    return client
+
+
+def test_exec_task_sees_its_nomad_variables(c) -> None:
+    c.submit(job("env", "exec", 'command = "/bin/sh"\n args = ["-c", "env | grep ^NOMAD_ | '
+                 'sort"]', type_="batch"))
+    (alloc,) = c.wait("env", status="complete", timeout=30)
+    out = c.logs(alloc.id, "t")
+    assert f"NOMAD_ALLOC_ID={alloc.id}" in out
+    assert "NOMAD_ALLOC_NAME=env.g[0]" in out and "NOMAD_JOB_NAME=env" in out
+    assert "NOMAD_MEMORY_LIMIT=64" in out and "NOMAD_CPU_LIMIT=100" in out
+    task_dir = next(line.split("=", 1)[1] for line in out.splitlines()
+                    if line.startswith("NOMAD_TASK_DIR="))
+    assert task_dir.endswith(f"{alloc.id}/t/local")
+    events = [e.type for e in alloc.task_states["t"].events]
+    assert events == ["Received", "Task Setup", "Started", "Terminated"]
+
+
+def test_failing_task_restarts_then_fails_then_is_rescheduled(c) -> None:
+    spec = job("crash", "exec", 'command = "/bin/sh"\n args = ["-c", "exit 1"]',
+               group='restart {\n attempts = 1\n delay = "100ms"\n interval = "1m"\n'
+                     ' mode = "fail"\n }\n reschedule {\n delay = "1s"\n'
+                     ' delay_function = "constant"\n unlimited = true\n }')
+    c.submit(spec)
+    first = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        allocs = c.allocs("crash")
+        failed = [a for a in allocs if a.client_status == "failed"]
+        if failed and any(a.previous_allocation == failed[0].id for a in allocs):
+            first = failed[0]
+            break
+        time.sleep(0.1)
+    assert first is not None, "the failed allocation was never replaced"
+    events = [e.type for e in first.task_states["t"].events]
+    assert events.count("Started") == 2 and "Restarting" in events
+    assert events[-1] == "Not Restarting"
+    restarting = next(e for e in first.task_states["t"].events if e.type == "Restarting")
+    assert restarting.start_delay >= 100_000_000
+    assert first.task_states["t"].failed
+
+
+def test_memory_hog_is_killed_for_memory(c) -> None:
+    spec = job("hog", "exec", 'command = "/bin/sh"\n args = ["-c", "head -c 300m /dev/zero | '
+               'tail"]', type_="batch", memory=20,
+               group='restart {\n attempts = 0\n mode = "fail"\n }')
+    c.submit(spec)
+    (alloc,) = c.wait("hog", status="failed", timeout=30)
+    terminated = next(e for e in alloc.task_states["t"].events if e.type == "Terminated")
+    isolation = c.node(alloc.node_id).attributes.get("driver.exec.isolation", "")
+    if isolation.startswith("cgroups"):
+        assert "OOM Killed" in terminated.display_message
+    else:
+        assert terminated.exit_code != 0
+
+
+def test_stopped_client_means_node_down_lost_and_replaced(c) -> None:
+    spec = job("svc", "exec", 'command = "/bin/sleep"\n args = ["300"]')
+    c.submit(spec)
+    (alloc,) = c.wait("svc", status="running", timeout=30)
+    c.stop_client(alloc.node_id, kill_tasks=True)
+    deadline = time.monotonic() + 30
+    replacement = None
+    while time.monotonic() < deadline:
+        lost = c.alloc(alloc.id)
+        others = [a for a in c.allocs("svc") if a.id != alloc.id and a.client_status == "running"]
+        if lost.client_status == "lost" and others:
+            replacement = others[0]
+            break
+        time.sleep(0.1)
+    assert replacement is not None, "the allocation was not replaced after its node went down"
+    assert c.node(alloc.node_id).status == "down"
+    assert replacement.node_id != alloc.node_id and replacement.previous_allocation == alloc.id
+
+
+def test_raw_exec_is_refused_until_enabled() -> None:
+    spec = job("raw", "raw_exec", 'command = "/bin/true"', type_="batch")
+    with nl.dev(clients=1, mode="auto", seed=3) as c:
+        ev = c.submit(spec)
+        c.run_until_idle(timeout=10)
+        metric = c.eval(ev.id).failed_tg_allocs["g"]
+        assert metric.constraint_filtered == {"missing drivers": 1}
+        assert "raw_exec is disabled" in c.nodes()[0].drivers["raw_exec"].health_description
+    with nl.dev(clients=1, mode="auto", seed=3, raw_exec=True) as c:
+        c.submit(spec)
+        assert c.wait("raw", status="complete", timeout=30)
+
+
+def test_stop_and_shutdown_leave_no_process_behind() -> None:
+    marker = "417.5"  # an unusual sleep argument to find our processes by
+    spec = job("sleeper", "exec", f'command = "/bin/sleep"\n args = ["{marker}"]', count=2)
+    c = nl.dev(clients=1, mode="auto", seed=5)
+    try:
+        c.submit(spec)
+        c.wait("sleeper", status="running", timeout=30)
+        assert len(running_pids(f"sleep {marker}")) == 2
+        c.stop("sleeper")
+        deadline = time.monotonic() + 20
+        while running_pids(f"sleep {marker}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running_pids(f"sleep {marker}") == []
+        assert all(a.client_status == "complete" for a in c.allocs("sleeper"))
+        c.submit(job("again", "exec", f'command = "/bin/sleep"\n args = ["{marker}"]'))
+        c.wait("again", status="running", timeout=30)
+    finally:
+        c.shutdown()
+    assert running_pids(f"sleep {marker}") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_docker_job_serves_http_on_its_mapped_port(docker_engine) -> None:
+    from nomadlab.drivers.docker import DockerDriver
+    spec = f'''job "web" {{
+  group "g" {{
+    network {{
+      port "http" {{ to = 8080 }}
+    }}
+    task "srv" {{
+      driver = "docker"
+      config {{
+        image = "{IMAGE}"
+        command = "/bin/sh"
+        args = ["-c", "echo hello from $NOMAD_ALLOC_NAME > /local/index.html; httpd -f -p 8080 -h /local"]
+        ports = ["http"]
+      }}
+      resources {{
+        cpu    = 100
+        memory = 64
+      }}
+    }}
+  }}
+}}'''
+    c = nl.dev(clients=1, mode="auto", seed=9)
+    try:
+        c.submit(spec)
+        (alloc,) = c.wait("web", status="running", timeout=60)
+        port = next(p for p in alloc.allocated_resources.shared.ports if p.label == "http")
+        assert port.to == 8080 and port.value >= 20000
+        body = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port.value}/index.html",
+                                              timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body.strip() == "hello from web.g[0]"
+        assert DockerDriver.find_managed(alloc.id)
+    finally:
+        c.shutdown()
+    assert DockerDriver.find_managed(alloc.id) == []
