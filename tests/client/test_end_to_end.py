@@ -221,3 +221,49 @@ def test_docker_job_serves_http_on_its_mapped_port(docker_engine) -> None:
     finally:
         c.shutdown()
     assert DockerDriver.find_managed(alloc.id) == []
+
+
+def test_lifecycle_prestart_runs_first_and_a_failed_sibling_stops_the_group(c) -> None:
+    spec = '''job "life" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode = "fail"
+    }
+    task "init" {
+      driver = "exec"
+      lifecycle { hook = "prestart" }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "date +%s%N > ${NOMAD_ALLOC_DIR}/init-done"]
+      }
+    }
+    task "main" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "cat ${NOMAD_ALLOC_DIR}/init-done && sleep 0.2 && exit 3"]
+      }
+    }
+    task "helper" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args = ["60"]
+      }
+    }
+  }
+}'''
+    c.submit(spec)
+    (alloc,) = c.wait("life", status="failed", timeout=30)
+    deadline = time.monotonic() + 20
+    while c.alloc(alloc.id).task_states["helper"].state != "dead" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alloc = c.alloc(alloc.id)
+    assert c.logs(alloc.id, "main").strip().isdigit(), "main saw the file init wrote first"
+    states = alloc.task_states
+    assert not states["init"].failed and states["init"].state == "dead"
+    assert states["main"].failed
+    helper_events = [e.type for e in states["helper"].events]
+    assert "Sibling Task Failed" in helper_events and helper_events[-1] == "Killed"
