@@ -358,7 +358,7 @@ class Agent:
             if time.monotonic() > deadline:
                 seen = ", ".join(f"{a.name} {a.client_status}" for a in allocs) or "none"
                 raise TimeoutError(f"not all {status} after {timeout} s: {seen}")
-            time.sleep(0.05)
+            self.state.wait_for_index(self.state.index, timeout=0.25)  # wake on the next write
 
     def _targets(self, alloc_or_job: Union[str, Allocation, Job]) -> list[Allocation]:
         if isinstance(alloc_or_job, Allocation):
