@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import nomadlab as nl
 

@@ -172,10 +172,14 @@ class Agent:
     def _start_client(self, config: ClientConfig, drivers: dict,
                       attributes: Optional[dict[str, str]] = None) -> Node:
         client = Client(self.server, config, drivers, seed=self.seed, clock=self.server.clock)
-        if attributes:
+        if attributes:  # a simulated node may claim any attributes (kernel.name = windows)
             fingerprint = client.fingerprint
-            client.fingerprint = lambda: dataclasses.replace(  # type: ignore[method-assign]
-                fingerprint(), attributes={**fingerprint().attributes, **attributes})
+
+            def with_attributes() -> Node:
+                node = fingerprint()
+                return dataclasses.replace(node, attributes={**node.attributes, **attributes})
+
+            client.fingerprint = with_attributes  # type: ignore[method-assign]
         self.clients[client.node_id] = client
         node = client.start()
         self._poke()

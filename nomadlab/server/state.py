@@ -13,6 +13,7 @@ as read-only too (they are shared, not copied, which is what keeps reads cheap).
 
 from __future__ import annotations
 
+import abc
 import copy
 import dataclasses
 import logging
@@ -113,11 +114,12 @@ def _by_creation(objects: Iterable[Any]) -> list[Any]:
     return sorted(objects, key=lambda o: (o.create_index, o.id))
 
 
-class _Reads:
+class _Reads(abc.ABC):
     """The read API, shared by a frozen :class:`StateSnapshot` and the live store."""
 
+    @abc.abstractmethod
     def _tables(self) -> _Tables:
-        raise NotImplementedError
+        """The tables to read: a snapshot's own, or the store's latest."""
 
     @property
     def index(self) -> int:
