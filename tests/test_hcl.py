@@ -86,3 +86,10 @@ def test_parsing_from_many_threads_gives_the_same_result() -> None:
     for t in threads:
         t.join()
     assert results == [expected] * 80
+
+
+def test_arithmetic_keys_keep_a_position_and_never_report_line_0() -> None:
+    """pyhcl reads `type / 0 = ...` as a key; a missing value there must not say line 0."""
+    with pytest.raises(HCLSyntaxError) as info:
+        parse_hcl('job "x" {\n  type / 0 =\n}\n')
+    assert info.value.line >= 1

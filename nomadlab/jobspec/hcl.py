@@ -183,7 +183,7 @@ class _PositionalParser(HclParser):
         key, value = _as_key(p[1]), p[3]
         value_line = value.line if isinstance(value, Key) else \
             p.lineno(3) if p.slice[3].type == "IDENTIFIER" else key.line
-        if value_line > key.line:
+        if value_line > key.line > 0:
             # `count =` then `task "x" {` on the next line reads as `count = task`.
             raise HCLSyntaxError(f"{key} = has no value: the value must follow on the same line",
                                  key.line, key.column)
@@ -261,7 +261,7 @@ class _PositionalParser(HclParser):
     def p_error(self, p):
         stack = self.yacc.symstack
         if stack and stack[-1].type in ("EQUAL", "COLON") and len(stack) > 1 \
-                and isinstance(stack[-2].value, Key):
+                and isinstance(stack[-2].value, Key) and stack[-2].value.line > 0:
             key = stack[-2].value
             raise HCLSyntaxError(f"{key} = has no value: write {key} = <value>",
                                  key.line, key.column)
@@ -322,7 +322,11 @@ def _unescape(raw: str) -> str:
 def _as_key(key: Any) -> Key:
     if isinstance(key, Key):
         return key
-    return Key(" ".join(str(k) for k in key) if isinstance(key, tuple) else str(key))
+    if isinstance(key, tuple):  # pyhcl's `name + 1` style keys: keep the first part's place
+        first = next((k for k in key if isinstance(k, Key)), None)
+        return Key(" ".join(str(k) for k in key), first.line if first else 0,
+                   first.column if first else 0)
+    return Key(str(key))
 
 
 _LEX_ERROR = re.compile(r"Line (\d+), column (\d+), index (\d+): (.*)", re.S)
