@@ -185,6 +185,23 @@ class Agent:
         self._poke()
         return node
 
+    def restart_client(self, node: str) -> Node:
+        """Restart a real client: the new one re-attaches to the tasks the old one started
+        (they keep running throughout), as a Nomad client does after an agent restart."""
+        from .drivers import builtin_drivers
+        node_id = self._node_id(node)
+        old = self.clients[node_id]
+        old.stop(kill_tasks=False, detach=True)
+        config = dataclasses.replace(old.config, data_dir=old.data_dir)
+        drivers = builtin_drivers(raw_exec_enabled=self.raw_exec)
+        new = Client(self.server, config, drivers, seed=self.seed, clock=self.server.clock,
+                     restore=True)
+        new._own_dir = old._own_dir
+        self.clients[node_id] = new
+        started = new.start()
+        self._poke()
+        return started
+
     def stop_client(self, node: str, kill_tasks: bool = False) -> None:
         """Stop a client as if its machine died: no more heartbeats, so after the TTL the
         server marks the node down and its allocations lost (tasks keep running unless

@@ -38,10 +38,15 @@ class AllocDir:
     def log_path(self, task: str, stream: str = "stdout", index: int = 0) -> str:
         return os.path.join(self.logs, f"{task}.{stream}.{index}")
 
+    def handle_path(self, task: str) -> str:
+        """Where the client keeps what finding ``task`` again after a restart needs."""
+        return os.path.join(self.root, ".state", f"{task}.json")
+
     def build(self, tasks: list[str]) -> None:
         """Create the directories (Nomad's "Building Task Directory")."""
         for sub in ("logs", "data", "tmp"):
             os.makedirs(os.path.join(self.shared, sub), exist_ok=True)
+        os.makedirs(os.path.join(self.root, ".state"), exist_ok=True)
         for task in tasks:
             for sub in ("local", "secrets", "tmp"):
                 os.makedirs(os.path.join(self.task_dir(task), sub), exist_ok=True)

@@ -9,12 +9,13 @@ and is reported to the server on every change.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import threading
 from typing import Callable, Optional
 
-from ..drivers.base import Driver, Resources, TaskConfig
+from ..drivers.base import Driver, Resources, TaskConfig, TaskHandle
 from ..structs import Allocation, Node, Task
 from .allocdir import AllocDir
 from .interpolate import interpolate
@@ -30,7 +31,7 @@ class AllocRunner:
 
     def __init__(self, alloc: Allocation, node: Node, drivers: dict[str, Driver], data_dir: str,
                  report: Callable[[Allocation], None], clock: Callable[[], int],
-                 region: str = "global") -> None:
+                 region: str = "global", restore: bool = False) -> None:
         self.alloc = alloc
         self.node = node
         self.drivers = drivers
@@ -44,6 +45,7 @@ class AllocRunner:
         self._killing = threading.Event()
         self._kill_reason = ""
         self._lock = threading.Lock()
+        self.restore = restore  # a restarted client re-attaching to running tasks
         self.client_status = "pending"
         self.client_description = ""
         self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
@@ -73,6 +75,25 @@ class AllocRunner:
 
     # -- running ----------------------------------------------------------------------
 
+    def detach(self) -> None:
+        """Stop watching but leave every task running (the client is restarting)."""
+        for runner in list(self.runners.values()):
+            runner.detach()
+
+    def _saved_handle(self, task: Task) -> Optional[TaskHandle]:
+        import json
+        try:
+            with open(self.dir.handle_path(task.name)) as f:
+                data = json.load(f)
+            config = TaskConfig(**{**data["config"],
+                                   "resources": Resources(**data["config"]["resources"]),
+                                   "ports": {k: tuple(v) for k, v in
+                                             data["config"].get("ports", {}).items()}})
+            return TaskHandle(driver=data["driver"], config=config, state=data["state"],
+                              started_at=data.get("started_at", 0))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _runner(self, task: Task) -> TaskRunner:
         job = self.alloc.job
         assert job is not None
@@ -80,11 +101,15 @@ class AllocRunner:
         seed = hash((self.alloc.id, task.name)) & 0xFFFFFFFF
         policy = task.restart_policy or self.group.restart_policy
         assert policy is not None
+        previous = self.alloc.task_states.get(task.name) if self.restore else None
         runner = TaskRunner(task, driver or _MissingDriver(task.driver),
                             lambda: self._task_config(task),
                             RestartTracker(policy, batch=job.type in ("batch", "sysbatch"),
                                            rng=random.Random(seed)),
-                            self._changed, self._clock)
+                            self._changed, self._clock,
+                            handle_path=self.dir.handle_path(task.name),
+                            recover=self._saved_handle(task) if previous is not None else None,
+                            state=copy.deepcopy(previous) if previous is not None else None)
         self.runners[task.name] = runner
         if self._killing.is_set():  # stopped while being set up: never run
             runner.kill(self._kill_reason)
@@ -142,7 +167,24 @@ class AllocRunner:
                 ok = False
         return ok
 
+    def _run_restored(self) -> None:
+        """After a client restart: re-attach to what runs, leave what finished alone."""
+        tasks = list(self.group.tasks)
+        main = [t for t in tasks if not t.lifecycle]
+        for task in tasks:
+            runner = self._runner(task)
+            if runner.state.state != "dead":
+                runner.start()
+            else:
+                runner.done.set()
+                runner.started.set()
+        self._watch_main(main)
+        self._finish([])
+
     def _run(self) -> None:
+        if self.restore:
+            self._run_restored()
+            return
         tasks = list(self.group.tasks)
         try:
             ready = self._setup(tasks)

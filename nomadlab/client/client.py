@@ -49,7 +49,8 @@ class Client:
     """One node agent. ``server`` is the in-process :class:`~nomadlab.server.server.Server`."""
 
     def __init__(self, server: object, config: ClientConfig, drivers: dict[str, Driver],
-                 seed: int = 0, clock: Optional[Callable[[], int]] = None) -> None:
+                 seed: int = 0, clock: Optional[Callable[[], int]] = None,
+                 restore: bool = False) -> None:
         self.server = server
         self.config = config
         self.drivers = drivers
@@ -63,6 +64,8 @@ class Client:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.node: Optional[Node] = None
+        #: A restarted client first re-attaches to the allocations its predecessor ran.
+        self._restore = restore
 
     # -- node ---------------------------------------------------------------------------
 
@@ -125,8 +128,10 @@ class Client:
             if alloc.desired_status == "run" and runner is None:
                 if alloc.client_status in ("complete", "failed", "lost"):
                     continue
+                restore = self._restore and alloc.client_status in ("running", "pending") \
+                    and bool(alloc.task_states)
                 runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report,
-                                     self.clock)
+                                     self.clock, restore=restore)
                 with self._lock:
                     self.runners[alloc.id] = runner
                 runner.start()
@@ -141,11 +146,24 @@ class Client:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def stop(self, kill_tasks: bool = True, timeout: float = 30.0) -> None:
-        """Stop heartbeating (the server will mark the node down) and, by default, every task."""
+    def stop(self, kill_tasks: bool = True, timeout: float = 30.0, detach: bool = False) -> None:
+        """Stop heartbeating (the server will mark the node down) and, by default, every task.
+
+        ``detach`` leaves the tasks running for a client that restarts and re-attaches.
+        """
         self._stop.set()
         for thread in self._threads:  # no new allocations start once the watch has ended
             thread.join(timeout=2)
+        if detach:
+            for runner in list(self.runners.values()):
+                runner.detach()
+            for runner in list(self.runners.values()):
+                runner.join(timeout)
+            for driver in self.drivers.values():
+                close = getattr(driver, "close", None)
+                if callable(close):
+                    close()
+            return
         if kill_tasks:
             for runner in list(self.runners.values()):
                 runner.kill("client is shutting down")

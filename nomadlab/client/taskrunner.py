@@ -36,14 +36,19 @@ class TaskRunner:
 
     def __init__(self, task: Task, driver: Driver, config: Callable[[], TaskConfig],
                  restarts: RestartTracker, on_change: Callable[[], None],
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], handle_path: str = "",
+                 recover: Optional[TaskHandle] = None,
+                 state: Optional[TaskState] = None) -> None:
         self.task = task
+        self._handle_path = handle_path
+        self._recover = recover
+        self._detach = threading.Event()
         self.driver = driver
         self._config = config
         self.restarts = restarts
         self._on_change = on_change
         self._clock = clock
-        self.state = TaskState(state="pending")
+        self.state = state if state is not None else TaskState(state="pending")
         self.handle: Optional[TaskHandle] = None
         self.started = threading.Event()
         self.done = threading.Event()
@@ -69,6 +74,10 @@ class TaskRunner:
         self._kill_reason = reason
         self._kill.set()
 
+    def detach(self) -> None:
+        """Stop watching the task but leave it running: its client is restarting."""
+        self._detach.set()
+
     def join(self, timeout: Optional[float] = None) -> None:
         if self._thread.ident is not None:  # a task that never started has nothing to join
             self._thread.join(timeout)
@@ -79,7 +88,7 @@ class TaskRunner:
         try:
             self._loop()
         finally:
-            if self.handle is not None:
+            if self.handle is not None and not self._detach.is_set():
                 try:
                     self.driver.destroy(self.handle)
                 except DriverError:
@@ -87,10 +96,47 @@ class TaskRunner:
             self.done.set()
             self._on_change()
 
+    def _restore(self) -> bool:
+        """Re-attach to the task a previous client started (Nomad's RestoreState)."""
+        handle, self._recover = self._recover, None
+        if handle is None:
+            return False
+        try:
+            if self.driver.recover(handle):
+                self.handle = handle
+                self.started.set()
+                return True
+        except DriverError as err:
+            message = str(err)
+        else:
+            message = "the task is gone"
+        self.emit(event("Failed Restoring Task", self._clock(),
+                        f"failed to restore task: {message}", driver_error=message))
+        return False
+
+    def _save(self, handle: TaskHandle) -> None:
+        """Write what finding the task again needs (Nomad keeps it in the client state DB)."""
+        if not self._handle_path:
+            return
+        import dataclasses
+        import json
+        import os
+        data = {"driver": handle.driver, "state": handle.state, "started_at": handle.started_at,
+                "config": dataclasses.asdict(handle.config)}
+        tmp = self._handle_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, default=str)
+        os.replace(tmp, self._handle_path)
+
     def _loop(self) -> None:
+        if self._restore():
+            result = self._wait()
+            if result is None or not self._terminated(result):
+                return
         while not self._kill.is_set():
             try:
                 self.handle = self.driver.start(self._config())
+                self._save(self.handle)
             except DriverError as err:
                 self.emit(event("Driver Failure", self._clock(), str(err), driver_error=str(err),
                                 fails_task=not err.recoverable))
@@ -104,24 +150,26 @@ class TaskRunner:
             self.started.set()
             self.emit(event("Started", now, "Task started by client"))
             result = self._wait()
-            if result is None:  # killed
+            if result is None or not self._terminated(result):  # killed, detached or done
                 return
-            message = f"Exit Code: {result.exit_code}"
-            if result.signal:
-                message += f", Signal: {result.signal}"
-            if result.oom_killed:
-                message += ', Exit Message: "OOM Killed"'
-            elif result.err:
-                message += f', Exit Message: "{result.err}"'
-            self.emit(event("Terminated", self._clock(), message, exit_code=result.exit_code,
-                            signal=result.signal))
-            try:
-                self.driver.destroy(self.handle)
-            except DriverError:
-                pass
-            self.handle = None
-            if not self._after_exit(result, True):
-                return
+
+    def _terminated(self, result: ExitResult) -> bool:
+        """Record how the task ended; True when the restart policy starts it again."""
+        message = f"Exit Code: {result.exit_code}"
+        if result.signal:
+            message += f", Signal: {result.signal}"
+        if result.oom_killed:
+            message += ', Exit Message: "OOM Killed"'
+        elif result.err:
+            message += f', Exit Message: "{result.err}"'
+        self.emit(event("Terminated", self._clock(), message, exit_code=result.exit_code,
+                        signal=result.signal))
+        try:
+            self.driver.destroy(self.handle)
+        except DriverError:
+            pass
+        self.handle = None
+        return self._after_exit(result, True)
 
     def _wait(self) -> Optional[ExitResult]:
         assert self.handle is not None
@@ -129,6 +177,8 @@ class TaskRunner:
             result = self.driver.wait(self.handle, timeout=0.1)
             if result is not None:
                 return result
+            if self._detach.is_set():
+                return None
             if self._kill.is_set():
                 timeout = (self.task.kill_timeout or 5_000_000_000) / 1e9
                 signal = self.task.kill_signal or "SIGINT"

@@ -267,3 +267,22 @@ def test_lifecycle_prestart_runs_first_and_a_failed_sibling_stops_the_group(c) -
     assert states["main"].failed
     helper_events = [e.type for e in states["helper"].events]
     assert "Sibling Task Failed" in helper_events and helper_events[-1] == "Killed"
+
+
+def test_a_restarted_client_reattaches_to_its_running_tasks(c) -> None:
+    marker = "613.25"
+    c.submit(job("keep", "exec", f'command = "/bin/sleep"\n args = ["{marker}"]'))
+    (alloc,) = c.wait("keep", status="running", timeout=30)
+    (pid,) = running_pids(f"sleep {marker}")
+    c.restart_client(alloc.node_id)
+    time.sleep(1.0)
+    assert running_pids(f"sleep {marker}") == [pid], "the task kept running, same process"
+    now = c.alloc(alloc.id)
+    assert now.client_status == "running"
+    assert [e.type for e in now.task_states["t"].events].count("Started") == 1
+    c.stop("keep")
+    deadline = time.monotonic() + 20
+    while running_pids(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert running_pids(f"sleep {marker}") == [], "the new client stopped the recovered task"
+    assert c.alloc(alloc.id).client_status == "complete"
