@@ -12,15 +12,52 @@ Run: ``python bench/placements.py`` (``--quick`` for the smaller cases only).
 from __future__ import annotations
 
 import gc
+import hashlib
 import sys
 import time
+import uuid
+from typing import Iterable, Optional
 import tracemalloc
 
-from nomadlab.agent import simulated_node
 from nomadlab.scheduler.generic import schedule
 from nomadlab.server.state import StateStore
 from nomadlab.jobspec import parse_job
-from nomadlab.structs import Evaluation
+from nomadlab.structs import (DriverInfo, Evaluation, NetworkResource, Node, NodeCpuResources,
+                              NodeDiskResources, NodeMemoryResources, NodeResources)
+
+def simulated_node(name: str, *, datacenter: str = "dc1", node_class: str = "",
+                   node_pool: str = "default", cpu: int = 4000, memory: int = 8192,
+                   disk: int = 50_000, meta: Optional[dict[str, str]] = None,
+                   attributes: Optional[dict[str, str]] = None,
+                   drivers: Iterable[str] = ("exec", "raw_exec", "docker"),
+                   seed: int = 0) -> Node:
+    """A node struct with Nomad's attribute names, registered straight into a state store:
+    the benchmark measures the scheduler alone, without client threads."""
+    node_id = str(uuid.UUID(bytes=hashlib.sha256(f"{seed}:{name}".encode()).digest()[:16],
+                            version=4))
+    drivers = tuple(drivers)
+    attrs = {
+        "kernel.name": "linux", "os.name": "debian", "cpu.arch": "amd64",
+        "cpu.numcores": str(max(1, cpu // 1000)), "cpu.totalcompute": str(cpu),
+        "memory.totalbytes": str(memory * 1024 * 1024), "nomad.version": "1.9.0",
+        "unique.hostname": name, "unique.network.ip-address": "127.0.0.1",
+        "nomadlab.simulated": "true",
+        **{f"driver.{d}": "1" for d in drivers},
+    }
+    attrs.update(attributes or {})
+    return Node(
+        id=node_id, secret_id=str(uuid.uuid5(uuid.NAMESPACE_OID, node_id)), name=name,
+        datacenter=datacenter, node_class=node_class, node_pool=node_pool, attributes=attrs,
+        meta=dict(meta or {}),
+        drivers={d: DriverInfo(detected=True, healthy=True, health_description="Healthy",
+                               attributes={f"driver.{d}.simulated": "true"}) for d in drivers},
+        node_resources=NodeResources(
+            cpu=NodeCpuResources(cpu_shares=cpu, total_cpu_cores=max(1, cpu // 1000)),
+            memory=NodeMemoryResources(memory_mb=memory), disk=NodeDiskResources(disk_mb=disk),
+            networks=[NetworkResource(mode="host", device="lo", ip="127.0.0.1",
+                                      cidr="127.0.0.1/32")]),
+        status="ready", scheduling_eligibility="eligible")
+
 
 JOB = '''job "bench" {
   datacenters = ["dc1"]

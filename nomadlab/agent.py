@@ -13,9 +13,7 @@ experiments; they say so (attribute ``nomadlab.simulated = true``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
-import uuid
 from typing import Any, Iterable, Optional, Union
 
 from .client.client import Client, ClientConfig
@@ -26,46 +24,11 @@ from .scheduler.generic import schedule
 from .scheduler.trace import EvalTrace
 from .server.records import SchedulerConfig
 from .server.server import Server, StepRecord
-from .structs import (Allocation, Constraint, Deployment, DriverInfo, Evaluation, Job,
-                      NetworkResource, Node, NodeCpuResources, NodeDiskResources,
-                      NodeMemoryResources, NodeResources)
+from .structs import Allocation, Constraint, Deployment, Evaluation, Job, Node
 
-__all__ = ["Agent", "dev", "simulated_node"]
+__all__ = ["Agent", "dev"]
 
 MODES = ("auto", "step")
-
-
-def simulated_node(name: str, *, datacenter: str = "dc1", node_class: str = "",
-                   node_pool: str = "default", cpu: int = 4000, memory: int = 8192,
-                   disk: int = 50_000, meta: Optional[dict[str, str]] = None,
-                   attributes: Optional[dict[str, str]] = None,
-                   drivers: Iterable[str] = ("exec", "raw_exec", "docker"),
-                   seed: int = 0) -> Node:
-    """A node with Nomad's attribute names and the resources given, running nothing."""
-    node_id = str(uuid.UUID(bytes=hashlib.sha256(f"{seed}:{name}".encode()).digest()[:16],
-                            version=4))
-    drivers = tuple(drivers)
-    attrs = {
-        "kernel.name": "linux", "os.name": "debian", "cpu.arch": "amd64",
-        "cpu.numcores": str(max(1, cpu // 1000)), "cpu.totalcompute": str(cpu),
-        "memory.totalbytes": str(memory * 1024 * 1024), "nomad.version": "1.9.0",
-        "unique.hostname": name, "unique.network.ip-address": "127.0.0.1",
-        "nomadlab.simulated": "true",
-        **{f"driver.{d}": "1" for d in drivers},
-    }
-    attrs.update(attributes or {})
-    return Node(
-        id=node_id, secret_id=str(uuid.uuid5(uuid.NAMESPACE_OID, node_id)), name=name,
-        datacenter=datacenter, node_class=node_class, node_pool=node_pool, attributes=attrs,
-        meta=dict(meta or {}),
-        drivers={d: DriverInfo(detected=True, healthy=True, health_description="Healthy",
-                               attributes={f"driver.{d}.simulated": "true"}) for d in drivers},
-        node_resources=NodeResources(
-            cpu=NodeCpuResources(cpu_shares=cpu, total_cpu_cores=max(1, cpu // 1000)),
-            memory=NodeMemoryResources(memory_mb=memory), disk=NodeDiskResources(disk_mb=disk),
-            networks=[NetworkResource(mode="host", device="lo", ip="127.0.0.1",
-                                      cidr="127.0.0.1/32")]),
-        status="ready", scheduling_eligibility="eligible")
 
 
 class Agent:
