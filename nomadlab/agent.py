@@ -317,12 +317,15 @@ class Agent:
             if len(names) != 1:
                 raise ValueError(f"name the task: {', '.join(names)}")
             task = names[0]
-        path = runner.dir.log_path(task, stream)
-        try:
-            with open(path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        from .drivers.logs import log_files
+        text = []
+        for path in log_files(runner.dir.log_path(task, stream)):  # rotated files, in order
+            try:
+                with open(path, errors="replace") as f:
+                    text.append(f.read())
+            except FileNotFoundError:
+                continue
+        return "".join(text)
 
     def wait(self, alloc_or_job: Union[str, Allocation, Job], status: str = "running",
              timeout: float = 30.0) -> list[Allocation]:

@@ -136,6 +136,9 @@ class AllocRunner:
                                 memory_mb=(res.memory_mb or 300) if res else 300,
                                 memory_max_mb=(res.memory_max_mb or 0) if res else 0),
             user=task.user, ports=ports,
+            log_max_files=(task.log_config.max_files or 10) if task.log_config else 10,
+            log_max_file_size_mb=(task.log_config.max_file_size_mb or 10)
+            if task.log_config else 10,
             labels={"com.hashicorp.nomad.alloc_id": self.alloc.id,
                     "com.hashicorp.nomad.task_name": task.name,
                     "com.hashicorp.nomad.job_id": self.alloc.job_id,

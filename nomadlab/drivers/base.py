@@ -75,6 +75,8 @@ class TaskConfig:
     user: str = ""
     ports: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    log_max_files: int = 10          # the job's logs { max_files }
+    log_max_file_size_mb: int = 10   # the job's logs { max_file_size }
 
 
 @dataclass

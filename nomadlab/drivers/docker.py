@@ -35,6 +35,7 @@ from .base import (
     TaskHandle,
     TaskStats,
 )
+from .logs import RotatingLog
 
 __all__ = ["DockerDriver", "MANAGED_LABEL", "ALLOC_ID_LABEL", "TASK_NAME_LABEL", "JOB_ID_LABEL"]
 
@@ -69,9 +70,10 @@ class _LogPump:
     """Copies one container stream (stdout or stderr) into a file until the container ends."""
 
     def __init__(self, api: docker.APIClient, container_id: str, stream: str, path: str,
-                 since: Optional[float]) -> None:
+                 since: Optional[float], max_files: int = 10, max_file_size_mb: int = 10) -> None:
         self._api, self._id, self._stream, self._path, self._since = (
             api, container_id, stream, path, since)
+        self._max_files, self._max_mb = max_files, max_file_size_mb
         self._response: Any = None
         self._closed = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
@@ -86,11 +88,12 @@ class _LogPump:
             if self._closed.is_set():
                 self._response.close()
                 return
-            os.makedirs(os.path.dirname(self._path) or ".", exist_ok=True)
-            with open(self._path, "ab") as out:
+            log = RotatingLog(self._path, self._max_files, self._max_mb)
+            try:
                 for chunk in self._response:
-                    out.write(chunk)
-                    out.flush()
+                    log.write(chunk)
+            finally:
+                log.close()
         except Exception:  # the container went away or the engine closed the stream
             pass
         finally:
@@ -461,8 +464,9 @@ class DockerDriver(Driver):
 
     def _attach_logs(self, container_id: str, task: TaskConfig, since: Optional[float]) -> None:
         api = self.client().api
-        pumps = [_LogPump(api, container_id, "stdout", task.stdout_path, since),
-                 _LogPump(api, container_id, "stderr", task.stderr_path, since)]
+        limits = (task.log_max_files, task.log_max_file_size_mb)
+        pumps = [_LogPump(api, container_id, "stdout", task.stdout_path, since, *limits),
+                 _LogPump(api, container_id, "stderr", task.stderr_path, since, *limits)]
         with self._lock:
             old = self._pumps.pop(task.id, [])
             self._pumps[task.id] = pumps

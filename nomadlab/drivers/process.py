@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from .base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle, TaskStats
+from .logs import RotatingLog
 
 __all__ = ["ProcessDriver", "Isolation", "parse_signal", "pid_alive", "process_start_time"]
 
@@ -130,6 +131,7 @@ class _Proc:
     result: Optional[ExitResult] = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     cpu_sample: Optional[tuple[float, int]] = None
+    pumps: list[threading.Thread] = field(default_factory=list)
 
 
 _registry: dict[tuple[int, int], _Proc] = {}
@@ -173,17 +175,25 @@ class ProcessDriver(Driver):
             raise DriverError(f"{self.name}: setting up {isolation.name} isolation failed: {err}") from err
         preexec = _child_setup(isolation.child_setup(iso_state), user)
         try:
-            with open(task.stdout_path, "ab") as out, open(task.stderr_path, "ab") as err_file:
-                popen = subprocess.Popen(
-                    [command, *[str(a) for a in args]], executable=executable, cwd=task.task_dir,
-                    env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err_file,
-                    start_new_session=True, close_fds=True, preexec_fn=preexec)
+            popen = subprocess.Popen(
+                [command, *[str(a) for a in args]], executable=executable, cwd=task.task_dir,
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+                preexec_fn=preexec)
         except (OSError, subprocess.SubprocessError) as err:
             isolation.cleanup(iso_state)
             raise DriverError(f"{self.name}: failed to start command \"{command}\": {err}") from err
 
         start_time = process_start_time(popen.pid) or 0
         proc = _Proc(popen.pid, start_time, popen)
+        # Nomad's logmon: the task writes into pipes, the client copies them into rotated
+        # files. The pumps live as long as the process, whichever client watches it.
+        for pipe, path in ((popen.stdout, task.stdout_path), (popen.stderr, task.stderr_path)):
+            log = RotatingLog(path, task.log_max_files, task.log_max_file_size_mb)
+            pump = threading.Thread(target=_pump, args=(pipe, log), daemon=True,
+                                    name=f"logs-{popen.pid}")
+            pump.start()
+            proc.pumps.append(pump)
         with _registry_lock:
             _registry[(proc.pid, start_time)] = proc
         state = {"pid": popen.pid, "start_time": start_time, "isolation": isolation.name,
@@ -235,6 +245,8 @@ class ProcessDriver(Driver):
         return self._finish(proc, handle, None)
 
     def _finish(self, proc: _Proc, handle: TaskHandle, code: Optional[int]) -> ExitResult:
+        for pump in proc.pumps:  # the last output is in the files before the task is "done"
+            pump.join(timeout=2)
         with proc.lock:
             if proc.result is None:
                 oom = self.isolation_for(handle).oom_killed(handle.state)
@@ -318,6 +330,21 @@ class ProcessDriver(Driver):
             return False
         self._proc(handle)
         return True
+
+
+def _pump(pipe: Any, log: RotatingLog) -> None:
+    """Copy one of a task's pipes into its rotating log until every writer closed it."""
+    try:
+        while True:
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
+            log.write(chunk)
+    except OSError:
+        pass
+    finally:
+        log.close()
+        pipe.close()
 
 
 def _kill(pid: int, sig: int) -> None:

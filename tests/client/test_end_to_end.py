@@ -286,3 +286,17 @@ def test_a_restarted_client_reattaches_to_its_running_tasks(c) -> None:
         time.sleep(0.1)
     assert running_pids(f"sleep {marker}") == [], "the new client stopped the recovered task"
     assert c.alloc(alloc.id).client_status == "complete"
+
+
+def test_task_logs_rotate_by_size_and_alloc_logs_reads_them_in_order(c) -> None:
+    spec = job("chatty", "exec", 'command = "/bin/sh"\n args = ["-c", "head -c 3000000 '
+               '/dev/zero | tr \\"\\\\\\\\000\\" x; echo END"]', type_="batch")
+    spec = spec.replace('resources {', 'logs {\n max_files = 2\n max_file_size = 1\n }\n'
+                        '      resources {', 1)
+    c.submit(spec)
+    (alloc,) = c.wait("chatty", status="complete", timeout=30)
+    logs_dir = c.clients[alloc.node_id].runners[alloc.id].dir.logs
+    names = sorted(n for n in os.listdir(logs_dir) if n.startswith("t.stdout."))
+    assert names == ["t.stdout.1", "t.stdout.2"]
+    out = c.logs(alloc.id, "t")
+    assert out.endswith("END\n") and len(out) < 3_000_000
