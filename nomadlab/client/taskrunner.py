@@ -121,8 +121,11 @@ class TaskRunner:
         import dataclasses
         import json
         import os
+        config = {f.name: getattr(handle.config, f.name) for f in dataclasses.fields(handle.config)
+                  if f.name != "events"}
+        config["resources"] = dataclasses.asdict(handle.config.resources)
         data = {"driver": handle.driver, "state": handle.state, "started_at": handle.started_at,
-                "config": dataclasses.asdict(handle.config)}
+                "config": config}
         tmp = self._handle_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(data, f, default=str)
@@ -135,7 +138,10 @@ class TaskRunner:
                 return
         while not self._kill.is_set():
             try:
-                self.handle = self.driver.start(self._config())
+                config = self._config()
+                config.events = lambda message: self.emit(event(
+                    "Driver", self._clock(), message, driver_message=message))
+                self.handle = self.driver.start(config)
                 self._save(self.handle)
             except DriverError as err:
                 self.emit(event("Driver Failure", self._clock(), str(err), driver_error=str(err),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 __all__ = ["Driver", "DriverError", "Fingerprint", "TaskConfig", "TaskHandle", "ExitResult",
            "TaskStats", "Resources"]
@@ -77,6 +77,9 @@ class TaskConfig:
     labels: dict[str, str] = field(default_factory=dict)
     log_max_files: int = 10          # the job's logs { max_files }
     log_max_file_size_mb: int = 10   # the job's logs { max_file_size }
+    #: Where a driver reports long steps (an image pull) so they become task events;
+    #: not part of a saved handle.
+    events: Optional[Callable[[str], None]] = field(default=None, compare=False, repr=False)
 
 
 @dataclass

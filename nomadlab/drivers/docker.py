@@ -184,7 +184,7 @@ class DockerDriver(Driver):
             raise DriverError(f'docker config for task {task.task_name!r}: missing required '
                               f'key "image"')
         client = self.client()
-        self._ensure_image(client, image)
+        self._ensure_image(client, image, task.events)
         kwargs = self._create_kwargs(task, config)
         container = self._create(client, image, kwargs, task)
         try:
@@ -198,7 +198,14 @@ class DockerDriver(Driver):
                           state={"container_id": container.id, "container_name": kwargs["name"],
                                  "image": image})
 
-    def _ensure_image(self, client: docker.DockerClient, image: str) -> None:
+    def _ensure_image(self, client: docker.DockerClient, image: str,
+                      events: Optional[Callable[[str], None]] = None) -> None:
+        """The image locally, or pulled; the task hears the steps, ``progress`` every line."""
+        def step(line: str) -> None:
+            self._report(line)
+            if events is not None:
+                events(line)
+
         try:
             client.images.get(image)
             return
@@ -207,7 +214,7 @@ class DockerDriver(Driver):
         except docker.errors.DockerException as exc:
             raise DriverError(f'failed to inspect image "{image}": {_explain(exc)}') from exc
         repository, tag = _split_image(image)
-        self._report(f'Pulling image "{image}"')
+        step(f'Downloading image "{image}"')
         try:
             for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in event:
@@ -220,7 +227,7 @@ class DockerDriver(Driver):
         except Exception as exc:
             raise DriverError(f'image "{image}" is not present locally and could not be '
                               f'pulled: {_explain(exc)}') from exc
-        self._report(f'Pulled image "{image}"')
+        step(f'Downloaded image "{image}"')
 
     def _report(self, line: str) -> None:
         if self._progress is not None:

@@ -300,3 +300,32 @@ def test_task_logs_rotate_by_size_and_alloc_logs_reads_them_in_order(c) -> None:
     assert names == ["t.stdout.1", "t.stdout.2"]
     out = c.logs(alloc.id, "t")
     assert out.endswith("END\n") and len(out) < 3_000_000
+
+
+def test_an_image_pull_shows_as_task_events(docker_engine) -> None:
+    """No registry answers here, so the pull fails fast; the task still tells the story."""
+    spec = '''job "pull" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "127.0.0.1:1/nomadlab/not-here:1"
+      }
+    }
+  }
+}'''
+    with nl.dev(clients=1, mode="auto", seed=4) as c:
+        c.submit(spec)
+        (alloc,) = c.wait("pull", status="failed", timeout=60)
+        events = alloc.task_states["t"].events
+        kinds = [e.type for e in events]
+        assert "Driver" in kinds and "Driver Failure" in kinds
+        driver = next(e for e in events if e.type == "Driver")
+        assert driver.display_message == 'Downloading image "127.0.0.1:1/nomadlab/not-here:1"'
+        failure = next(e for e in events if e.type == "Driver Failure")
+        assert "could not be pulled" in failure.display_message

@@ -278,7 +278,7 @@ def test_missing_image_fails_fast(make_task, engine: docker.DockerClient) -> Non
                                           f'could not be pulled: '):
         driver.start(task)
     assert time.monotonic() - started < 10
-    assert lines and lines[0] == f'Pulling image "{image}"'
+    assert lines and lines[0] == f'Downloading image "{image}"'
     assert DockerDriver.find_managed(task.alloc_id, client=engine) == []
 
 
