@@ -462,10 +462,17 @@ class DockerDriver(Driver):
         filters = [f"{MANAGED_LABEL}=true"]
         if alloc_id:
             filters.append(f"{ALLOC_ID_LABEL}={alloc_id}")
-        try:
-            return client.containers.list(all=True, filters={"label": filters})
-        except docker.errors.DockerException as exc:
-            raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
+        for attempt in range(3):
+            try:
+                return client.containers.list(all=True, filters={"label": filters})
+            except docker.errors.NotFound as exc:
+                # The SDK lists, then inspects each container: one removed in between is
+                # not an error, just a list to ask for again.
+                if attempt == 2:
+                    raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
+            except docker.errors.DockerException as exc:
+                raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
+        return []
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -329,3 +329,38 @@ def test_an_image_pull_shows_as_task_events(docker_engine) -> None:
         assert driver.display_message == 'Downloading image "127.0.0.1:1/nomadlab/not-here:1"'
         failure = next(e for e in events if e.type == "Driver Failure")
         assert "could not be pulled" in failure.display_message
+
+
+def test_a_restarted_client_finds_its_containers_again(docker_engine) -> None:
+    from nomadlab.drivers.docker import DockerDriver
+    spec = f'''job "box" {{
+  group "g" {{
+    task "t" {{
+      driver = "docker"
+      kill_timeout = "1s"
+      config {{
+        image = "{IMAGE}"
+        command = "/bin/sleep"
+        args = ["300"]
+      }}
+      resources {{
+        cpu    = 100
+        memory = 32
+      }}
+    }}
+  }}
+}}'''
+    with nl.dev(clients=1, mode="auto", seed=6) as c:
+        c.submit(spec)
+        (alloc,) = c.wait("box", status="running", timeout=60)
+        (before,) = DockerDriver.find_managed(alloc.id)
+        c.restart_client(alloc.node_id)
+        time.sleep(1.0)
+        (after,) = DockerDriver.find_managed(alloc.id)
+        assert after.id == before.id and c.alloc(alloc.id).client_status == "running"
+        c.stop("box")
+        c.wait(alloc.id, status="complete", timeout=30)
+        deadline = time.monotonic() + 20
+        while DockerDriver.find_managed(alloc.id) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert DockerDriver.find_managed(alloc.id) == []
