@@ -11,5 +11,14 @@ from .structs import (Allocation, AllocMetric, Deployment, Evaluation, Job, Node
 
 __version__ = "0.1.0"
 
-__all__ = ["dev", "Agent", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
-           "Allocation", "AllocMetric", "Node", "Deployment", "structs", "__version__"]
+__all__ = ["dev", "Agent", "viz", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup",
+           "Task", "Evaluation", "Allocation", "AllocMetric", "Node", "Deployment", "structs",
+           "__version__"]
+
+
+def __getattr__(name: str):
+    """``nl.viz`` is imported on first use: it brings matplotlib, which takes a while."""
+    if name == "viz":
+        import importlib
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module 'nomadlab' has no attribute {name!r}")

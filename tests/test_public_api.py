@@ -5,7 +5,7 @@ import nomadlab as nl
 
 def test_public_names_are_pinned() -> None:
     assert set(nl.__all__) == {
-        "dev", "Agent", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
+        "dev", "Agent", "viz", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
         "Allocation", "AllocMetric", "Node", "Deployment", "structs", "__version__",
     }
     for name in nl.__all__:

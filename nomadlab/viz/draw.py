@@ -1,0 +1,129 @@
+"""matplotlib pictures of the graphs in :mod:`nomadlab.viz.graphs`.
+
+Figures are made with :class:`matplotlib.figure.Figure` directly: no pyplot state, no
+window, so they work under Agg, in a notebook and in tests alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+from .graphs import topology
+
+STATUS_COLORS = {
+    "running": "#2ca02c", "ready": "#2ca02c", "successful": "#2ca02c",
+    "pending": "#9e9e9e", "initializing": "#9e9e9e", "unknown": "#9e9e9e",
+    "blocked": "#ff7f0e", "canceled": "#ff7f0e",
+    "complete": "#1f77b4", "dead": "#1f77b4",
+    "failed": "#d62728", "lost": "#d62728", "down": "#d62728",
+    "stop": "#333333", "disconnected": "#8c564b",
+}
+OTHER_COLOR = "#bcbd22"
+EDGE_STYLES = {"replaces": ("#d62728", "dashed"), "next-eval": ("#ff7f0e", "dotted"),
+               "blocked-by": ("#ff7f0e", "dashed")}
+_KIND_ORDER = ["job", "job-version", "taskgroup", "eval", "alloc", "alloc-group", "node"]
+
+
+def _stable_layout(g: nx.DiGraph) -> dict:
+    """multipartite_layout on ``layer``, with each layer sorted by (kind, label, key) so
+    the same job drawn again keeps its nodes where they were."""
+    order = sorted(g.nodes, key=lambda k: (_KIND_ORDER.index(g.nodes[k]["kind"]),
+                                           g.nodes[k]["label"], k))
+    h = nx.DiGraph()
+    for k in order:
+        h.add_node(k, layer=g.nodes[k]["layer"])
+    pos = nx.multipartite_layout(h, subset_key="layer", align="vertical")
+    # multipartite_layout places a layer's nodes bottom-up; flip so the first is on top.
+    return {k: (x, -y) for k, (x, y) in pos.items()}
+
+
+def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (12, 7)) -> Figure:
+    """The job graph, left to right: job and versions, evaluations, allocations, nodes."""
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    if g.number_of_nodes() == 0:
+        return fig
+    pos = _stable_layout(g)
+    colors = [STATUS_COLORS.get(g.nodes[k]["status"], OTHER_COLOR) for k in g.nodes]
+    sizes = [300 + 40 * min(g.nodes[k].get("count", 1), 20)
+             if g.nodes[k]["kind"] == "alloc-group" else 300 for k in g.nodes]
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=sizes,
+                           edgecolors="black", linewidths=0.5)
+    for relation in sorted({r for _, _, r in g.edges(data="relation")}):
+        color, style = EDGE_STYLES.get(relation, ("#777777", "solid"))
+        edges = [(u, v) for u, v, r in g.edges(data="relation") if r == relation]
+        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=edges, edge_color=color, style=style,
+                               arrows=True, arrowsize=8, node_size=300, width=0.8)
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=7,
+                            labels={k: g.nodes[k]["label"] for k in g.nodes},
+                            verticalalignment="bottom")
+    shown = sorted({g.nodes[k]["status"] for k in g.nodes})
+    handles = [Patch(color=STATUS_COLORS.get(s, OTHER_COLOR), label=s) for s in shown]
+    handles += [Line2D([], [], color=c, linestyle=s, label=r)
+                for r, (c, s) in EDGE_STYLES.items()
+                if any(rel == r for _, _, rel in g.edges(data="relation"))]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    title = f'job "{g.graph.get("job_id", "")}"'
+    if g.graph.get("index") is not None:
+        title += f' at index {g.graph["index"]}'
+    ax.set_title(title + "   (job | evaluations | allocations | nodes)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_topology(c: Any, *, figsize: tuple[float, float] = (10, 5)) -> Figure:
+    """Each node's CPU and memory: allocations stacked by job inside a capacity outline."""
+    data = c if isinstance(c, list) else topology(c)
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(1, 2)
+    jobs = sorted({a["job_id"] for n in data for a in n["allocs"]})
+    palette = [f"C{i % 10}" for i in range(len(jobs))]
+    color = dict(zip(jobs, palette, strict=False))
+    names = [n["name"] for n in data]
+    for ax, dim, unit in ((axes[0], "cpu", "MHz"), (axes[1], "memory", "MiB")):
+        for i, n in enumerate(data):
+            bottom = 0
+            for job in jobs:
+                used = sum(a[dim] for a in n["allocs"] if a["job_id"] == job)
+                if used:
+                    ax.bar(i, used, bottom=bottom, color=color[job], width=0.6)
+                    bottom += used
+            ax.add_patch(Rectangle((i - 0.3, 0), 0.6, n[dim], fill=False,
+                                   edgecolor="red" if n["status"] == "down" else "black"))
+        ax.set_xticks(range(len(names)), names, rotation=45 if len(names) > 8 else 0,
+                      fontsize=8)
+        ax.set_xlim(-0.6, max(len(names), 1) - 0.4)
+        ax.set_ylim(0, max([n[dim] for n in data] + [1]) * 1.05)
+        ax.set_ylabel(f"{dim} ({unit})")
+        ax.set_title(dim)
+    if jobs:
+        axes[1].legend(handles=[Patch(color=color[j], label=j) for j in jobs], fontsize=8,
+                       loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def draw_diff(d: dict, *, figsize: tuple[float, float] = (8, 4)) -> Figure:
+    """The three lists of :func:`~nomadlab.viz.graphs.diff` as columns of alloc names."""
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    columns = (("added", "#2ca02c"), ("stopped", "#333333"), ("updated", "#1f77b4"))
+    for x, (key, color) in enumerate(columns):
+        entries = d.get(key, [])
+        ax.text(x / 3 + 0.02, 0.95, f"{key} ({len(entries)})", color=color, fontsize=11,
+                fontweight="bold", transform=ax.transAxes, va="top")
+        for y, e in enumerate(entries[:20]):
+            ax.text(x / 3 + 0.02, 0.87 - y * 0.042, f'{e["name"]} {e["id"][:8]} @{e["node_name"]}',
+                    fontsize=7, transform=ax.transAxes, va="top", family="monospace")
+        if len(entries) > 20:
+            ax.text(x / 3 + 0.02, 0.87 - 20 * 0.042, f"... {len(entries) - 20} more",
+                    fontsize=7, transform=ax.transAxes, va="top")
+    ax.set_title(f'allocations from index {d.get("index_a")} to {d.get("index_b")}')
+    return fig
