@@ -179,7 +179,10 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
 
     done = dataclasses.replace(ev, status="complete", failed_tg_allocs=failed,
                                queued_allocations=queued, snapshot_index=state.index,
-                               modify_time=now, status_description="")
+                               modify_time=now,
+                               # keep "unblocked: <what freed capacity>" for the record
+                               status_description=ev.status_description
+                               if ev.status_description.startswith("unblocked: ") else "")
     if failed:
         blocked = Evaluation(
             id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,

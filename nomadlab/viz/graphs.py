@@ -79,8 +79,10 @@ def job_graph(c: Any, job_id: str, index: Optional[int] = None) -> nx.DiGraph:
 
     eval_ids = {e.id for e in evals}
     for e in evals:
+        unblocked = e.status_description[len("unblocked: "):] \
+            if e.status_description.startswith("unblocked: ") else ""
         ek = add("eval", e.id, f"{_short(e.id)} {e.triggered_by}", e.status,
-                 triggered_by=e.triggered_by)
+                 triggered_by=e.triggered_by, unblocked_by=unblocked)
         v = _version_of(e, versions)
         if v is not None:
             g.add_edge(version_keys[v.version], ek, relation="triggered")

@@ -203,3 +203,22 @@ def test_layout_is_stable_when_the_job_is_drawn_again(scenario) -> None:
     c, _ = scenario
     assert _stable_layout(viz.job_graph(c, "web")) == _stable_layout(
         viz.job_graph(api_json(c), "web"))
+
+
+def test_a_blocked_eval_records_what_unblocked_it() -> None:
+    import nomadlab as nl
+    from nomadlab.viz import job_graph
+    spec = ('job "big" {\n group "g" {\n count = 2\n task "t" {\n driver = "exec"\n'
+            ' config { command = "x" }\n resources { memory = 3000 }\n }\n }\n}\n')
+    with nl.dev(clients=0, mode="step", seed=2) as c:
+        c.add_node("small", memory=4096)
+        c.submit(spec)
+        c.run_until_idle()
+        c.add_node("more", memory=4096)
+        c.run_until_idle()
+        g = job_graph(c, "big")
+        blocked = [d for _, d in g.nodes(data=True)
+                   if d["kind"] == "eval" and d.get("triggered_by") == "queued-allocs"]
+        assert len(blocked) == 1 and blocked[0]["status"] == "complete"
+        assert blocked[0]["unblocked_by"] == 'node "more" joined'
+        assert any(d["relation"] == "blocked-by" for _, _, d in g.edges(data=True))
