@@ -30,16 +30,33 @@ _KIND_ORDER = ["job", "job-version", "taskgroup", "eval", "alloc", "alloc-group"
 
 
 def _stable_layout(g: nx.DiGraph) -> dict:
-    """multipartite_layout on ``layer``, with each layer sorted by (kind, label, key) so
-    the same job drawn again keeps its nodes where they were."""
+    """multipartite_layout on ``layer``, each layer sorted by stable keys (kind, the node an
+    allocation is on, label) so the same job drawn again keeps its nodes where they were."""
+    def placed_on(k: str) -> str:
+        """Allocations sort by the node they are on, as the nodes sort by name: their
+        edges run side by side instead of crossing, and the order is the same at every
+        state index."""
+        for _, v, relation in g.out_edges(k, data="relation"):
+            if relation == "placed-on":
+                return str(g.nodes[v]["label"])
+        return ""
+
     order = sorted(g.nodes, key=lambda k: (_KIND_ORDER.index(g.nodes[k]["kind"]),
-                                           g.nodes[k]["label"], k))
+                                           placed_on(k), g.nodes[k]["label"], k))
     h = nx.DiGraph()
     for k in order:
         h.add_node(k, layer=g.nodes[k]["layer"])
     pos = nx.multipartite_layout(h, subset_key="layer", align="vertical")
-    # multipartite_layout places a layer's nodes bottom-up; flip so the first is on top.
-    return {k: (x, -y) for k, (x, y) in pos.items()}
+    # The columns come from multipartite_layout; within a column, place nodes top-down in
+    # our order (networkx's own order within a layer is not guaranteed).
+    by_layer: dict[int, list[str]] = {}
+    for k in order:
+        by_layer.setdefault(g.nodes[k]["layer"], []).append(k)
+    tallest = max(len(keys) for keys in by_layer.values())
+    for keys in by_layer.values():
+        for i, k in enumerate(keys):
+            pos[k] = (pos[k][0], ((len(keys) - 1) / 2 - i) / max(tallest - 1, 1))
+    return pos
 
 
 def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (12, 7)) -> Figure:
