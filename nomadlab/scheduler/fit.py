@@ -262,7 +262,8 @@ def fit(node: Node, existing_allocs: Iterable[Allocation], proposed_allocs: Iter
         memory_oversubscription: bool = False, *,
         allocated: Optional[AllocatedResources] = None,
         capacity: Optional[Comparable] = None,
-        taken: Optional[Comparable] = None) -> FitResult:
+        taken: Optional[Comparable] = None,
+        ask: Optional[Comparable] = None) -> FitResult:
     """Place ``tg`` on ``node`` next to its live allocations and this plan's placements.
 
     ``existing_allocs`` are the node's allocations in the state store (terminal ones and
@@ -283,7 +284,8 @@ def fit(node: Node, existing_allocs: Iterable[Allocation], proposed_allocs: Iter
         allocated = allocated_resources_for(tg, memory_oversubscription)
     elif tg.networks:
         allocated = copy.deepcopy(allocated)
-    ask = _comparable(allocated)
+    if ask is None:
+        ask = _comparable(allocated)
     result = FitResult(ok=False, asked=ask.as_dict(), free=(capacity - taken).as_dict(),
                        used=taken.as_dict(), allocated=allocated, capacity=capacity,
                        util=taken + ask)

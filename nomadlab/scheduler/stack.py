@@ -249,6 +249,8 @@ class GenericStack:
         spread = SpreadScorer(ctx) if (tg.spreads or self.job.spreads) else None
         count = tg.count if tg.count is not None else 1
         ask = allocated_resources_for(tg)
+        ask_total = alloc_resources(Allocation(allocated_resources=ask))
+        group_key = (self.job.namespace or "default", self.job.id, tg.name)
         for node in self._visit():
             cls = self.classes[node.id]
             record = NodeTrace(node.id, node.name, node.datacenter, node.node_class, cls)
@@ -272,7 +274,7 @@ class GenericStack:
             usage = self._usage(node.id, ctx.proposed, ctx.stopping)
             on_node = ctx.proposed_allocs(node.id) if tg.networks else ()
             result = fit(node, on_node, (), tg, self.rng, allocated=ask,
-                         capacity=self._capacity(node), taken=usage.total)
+                         capacity=self._capacity(node), taken=usage.total, ask=ask_total)
             record.asked, record.free = result.asked, result.free
             if not result.ok:
                 record.port_holder = result.port_holder or ""
@@ -282,9 +284,7 @@ class GenericStack:
             record.checks.append(Check("resources", True))
             scores = {
                 "binpack": binpack_score(result.capacity, result.util, self.algorithm),
-                "job-anti-affinity": job_anti_affinity(
-                    usage.same_group[(self.job.namespace or "default", self.job.id, tg.name)],
-                    count),
+                "job-anti-affinity": job_anti_affinity(usage.same_group[group_key], count),
                 "node-reschedule-penalty": node_reschedule_penalty(node.id, penalty_node_ids),
                 "node-affinity": node_affinity(affinities, node) if affinities else None,
                 "allocation-spread": spread.score(node) if spread is not None else None,
