@@ -6,21 +6,18 @@ reads in ``alloc status`` is what Nomad's client would have written.
 
 from __future__ import annotations
 
-import datetime
 import threading
 from typing import Callable, Optional
 
 from ..drivers.base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle
 from ..structs import Task, TaskEvent, TaskState
 from ..structs.duration import format_duration
+from ..structs.timestamps import format_rfc3339
 from .restarts import RestartTracker
 
 __all__ = ["TaskRunner", "event"]
 
 
-def _rfc3339(nanos: int) -> str:
-    moment = datetime.datetime.fromtimestamp(nanos / 1e9, tz=datetime.timezone.utc)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def event(kind: str, now: int, message: str = "", **fields: object) -> TaskEvent:
@@ -152,7 +149,7 @@ class TaskRunner:
             now = self._clock()
             with self._lock:
                 self.state.state = "running"
-                self.state.started_at = _rfc3339(now)
+                self.state.started_at = format_rfc3339(now)
             self.started.set()
             self.emit(event("Started", now, "Task started by client"))
             result = self._wait()
@@ -207,7 +204,7 @@ class TaskRunner:
         if decision.restart:
             with self._lock:
                 self.state.restarts += 1
-                self.state.last_restart = _rfc3339(self._clock())
+                self.state.last_restart = format_rfc3339(self._clock())
             self.emit(event("Restarting", self._clock(), RestartTracker.describe(decision) or "",
                             start_delay=decision.delay, restart_reason=decision.reason))
             if self._kill.wait(decision.delay / 1e9):
@@ -225,7 +222,7 @@ class TaskRunner:
         with self._lock:
             self.state.state = "dead"
             self.state.failed = failed
-            self.state.finished_at = _rfc3339(self._clock())
+            self.state.finished_at = format_rfc3339(self._clock())
 
     def snapshot(self) -> TaskState:
         """A copy of the state, safe to hand to the server."""

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 
 from ..structs import (AllocMetric, Allocation, Evaluation, Job, Node, Plan,
                        PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
+from ..structs.timestamps import format_rfc3339
 from .reconcile import ReconcileResult, reconcile
 from .reconcile_system import reconcile_system
 from .stack import GenericStack, candidate_nodes
@@ -114,7 +115,7 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
                          triggered_by=followup.triggered_by, job_id=ev.job_id,
                          job_modify_index=ev.job_modify_index, status="pending",
                          status_description=followup.status_description,
-                         wait_until=_rfc3339(followup.wait_until), previous_eval=ev.id,
+                         wait_until=format_rfc3339(followup.wait_until), previous_eval=ev.id,
                          create_time=now, modify_time=now)
         new_evals.append(fev)
         for alloc_id in followup.alloc_ids:
@@ -226,11 +227,3 @@ def _tracker(tracker: Optional[RescheduleTracker], previous: Optional[Allocation
 def _algorithm(state: State) -> str:
     config = state.scheduler_config()
     return getattr(config, "scheduler_algorithm", "binpack") or "binpack"
-
-
-def _rfc3339(nanos: int) -> str:
-    import datetime
-    moment = datetime.datetime.fromtimestamp(nanos / 1e9, tz=datetime.timezone.utc)
-    return moment.isoformat().replace("+00:00", "Z")
-
-

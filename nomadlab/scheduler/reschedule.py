@@ -17,11 +17,10 @@ longer than ``max_delay`` since its last reschedule starts again from ``delay``.
 
 from __future__ import annotations
 
-import calendar
-import re
 from typing import Optional
 
 from ..structs import Allocation, ReschedulePolicy, RescheduleEvent, RescheduleTracker
+from ..structs.timestamps import parse_rfc3339
 from ..structs.duration import SECOND
 
 __all__ = ["RESCHEDULE_WINDOW", "MAX_PAST_RESCHEDULE_EVENTS", "parse_time", "last_event_time",
@@ -33,30 +32,9 @@ RESCHEDULE_WINDOW = 1 * SECOND
 #: Unlimited policies carry only this many past events forward (maxPastRescheduleEvents).
 MAX_PAST_RESCHEDULE_EVENTS = 5
 
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
-                      r"([Zz]|[+-]\d\d:\d\d)$")
-
-
 def parse_time(text: Optional[str]) -> int:
-    """An RFC 3339 timestamp (as TaskState.FinishedAt travels) in nanoseconds; 0 if unset.
-
-    Go's zero time (year 1) and anything unparsable count as unset, like ``IsZero()``.
-    """
-    if not text:
-        return 0
-    match = _RFC3339.match(text.strip())
-    if match is None:
-        return 0
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    if int(year) <= 1:
-        return 0
-    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute),
-                               int(second), 0, 0, 0))
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    nanos = int((fraction or "0")[:9].ljust(9, "0"))
-    return seconds * SECOND + nanos
+    """An RFC 3339 timestamp (as TaskState.FinishedAt travels) in nanoseconds; 0 if unset."""
+    return parse_rfc3339(text)
 
 
 def last_event_time(alloc: Allocation) -> int:

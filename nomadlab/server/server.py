@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Optional
 from ..scheduler.diff import job_diff
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
+from ..structs.timestamps import parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
                        Plan)
 from .blocked import BlockedEvals
@@ -95,7 +96,7 @@ class Server:
         for ev in stored:
             if ev.status != "pending":
                 continue
-            if ev.wait_until and _nanos(ev.wait_until) > now:
+            if ev.wait_until and parse_rfc3339(ev.wait_until) > now:
                 self._delayed.append(ev)
                 continue
             self._cancel(self.broker.enqueue(ev), "superseded by a newer evaluation of the job")
@@ -109,7 +110,7 @@ class Server:
 
     def _promote_delayed(self) -> None:
         now = self.clock()
-        due = [ev for ev in self._delayed if _nanos(ev.wait_until or "") <= now]
+        due = [ev for ev in self._delayed if parse_rfc3339(ev.wait_until or "") <= now]
         self._delayed = [ev for ev in self._delayed if ev not in due]
         for ev in due:
             self._cancel(self.broker.enqueue(ev), "superseded by a newer evaluation of the job")
@@ -457,11 +458,3 @@ def _plan_summary(plan: Plan) -> str:
 def _failed_summary(ev: Evaluation) -> str:
     return ", ".join(f'group "{g}" ({m.coalesced_failures + 1} unplaced)'
                      for g, m in ev.failed_tg_allocs.items()) or "remaining allocations"
-
-
-def _nanos(rfc3339: str) -> int:
-    import datetime
-    if not rfc3339:
-        return 0
-    moment = datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
-    return int(moment.timestamp() * 1e9)
