@@ -191,8 +191,13 @@ class Agent:
         self._poke()
         return node
 
-    def drain(self, node_id: str) -> Node:
-        node = self.server.drain_node(self._node_id(node_id))
+    def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
+              mark_eligible: bool = False) -> Node:
+        """``nomad node drain -enable`` (its allocations migrate away) or ``-disable``
+        (the node stays ineligible unless ``mark_eligible``)."""
+        node_id = self._node_id(node_id)
+        node = self.server.drain_node(node_id, deadline) if enable else \
+            self.server.cancel_drain(node_id, mark_eligible)
         self._poke()
         return node
 
@@ -228,6 +233,35 @@ class Agent:
         ev = self.server.deregister_job(namespace, job_id, purge)
         self._poke()
         return ev
+
+    def scale(self, job_id: str, group: str, count: int, message: str = "",
+              namespace: str = "default") -> Evaluation:
+        """``nomad job scale``: a new version of the job with the group's count changed."""
+        ev = self.server.scale_job(namespace, job_id, group, count, message)
+        self._poke()
+        return ev
+
+    def revert(self, job_id: str, version: int, namespace: str = "default") -> Evaluation:
+        """``nomad job revert``: run an older version's spec again (as a new version)."""
+        ev = self.server.revert_job(namespace, job_id, version)
+        self._poke()
+        return ev
+
+    def dispatch(self, job_id: str, payload: Optional[bytes] = None,
+                 meta: Optional[dict[str, str]] = None,
+                 namespace: str = "default") -> tuple[Job, Evaluation]:
+        """``nomad job dispatch``: launch a child of a parameterized job."""
+        import base64
+        encoded = base64.b64encode(payload).decode() if payload else None
+        child, ev = self.server.dispatch_job(namespace, job_id, encoded, meta)
+        self._poke()
+        return child, ev
+
+    def force_periodic(self, job_id: str, namespace: str = "default") -> tuple[Job, Evaluation]:
+        """``nomad job periodic force``: launch a periodic job's child now."""
+        child, ev = self.server.force_periodic(namespace, job_id)
+        self._poke()
+        return child, ev
 
     def stop_alloc(self, alloc_id: str) -> Evaluation:
         ev = self.server.stop_alloc(self._alloc(alloc_id).id)

@@ -24,9 +24,10 @@ from ..structs.timestamps import parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
                        Plan)
 from .blocked import BlockedEvals
+from .launch import dispatched_job, next_launch, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .plan_apply import evaluate_plan
-from .state import StateSnapshot, StateStore, job_spec_changed
+from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
 
@@ -68,6 +69,7 @@ class Server:
         self._work: Optional[Iterator[StepRecord]] = None
         self._heartbeats: dict[str, int] = {}
         self.heartbeat_ttl = HEARTBEAT_TTL
+        self._periodic: dict[tuple[str, str], int] = {}  # job -> next launch (ns)
         self._lock = threading.RLock()
 
     # -- identities -------------------------------------------------------------------
@@ -117,24 +119,131 @@ class Server:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def register_job(self, job: Job) -> Evaluation:
+    def register_job(self, job: Job, triggered_by: str = "job-register") -> Evaluation:
         """Nomad's Job.Register: store a new version and create a job-register evaluation."""
         with self._lock:
             stored = self.state.upsert_job(job)
+            key = (stored.namespace, stored.id)
+            self._periodic.pop(key, None)
             if stored.is_periodic or stored.is_parameterized:
-                ev = self._new_eval(stored, "job-register", status="complete",
+                launch = next_launch(stored, self.clock())
+                if launch is not None:
+                    self._periodic[key] = launch
+                ev = self._new_eval(stored, triggered_by, status="complete",
                                     status_description="periodic and parameterized jobs are "
                                     "launched by their dispatcher, not scheduled directly")
                 return self.state.upsert_evals([ev])[0]
-            return self._enqueue([self._new_eval(stored, "job-register")])[0]
+            return self._enqueue([self._new_eval(stored, triggered_by)])[0]
 
     def deregister_job(self, namespace: str, job_id: str, purge: bool = False) -> Evaluation:
         """Nomad's Job.Deregister: stop (or purge) the job; its evaluation stops the allocs."""
         with self._lock:
             job = self.state.delete_job(namespace, job_id, purge)
+            self._periodic.pop((namespace, job_id), None)
             self._cancel(self.blocked.untrack(namespace, job_id), "job deregistered")
             stopped = dataclasses.replace(job, stop=True)
             return self._enqueue([self._new_eval(stopped, "job-deregister")])[0]
+
+    def _existing_job(self, namespace: str, job_id: str) -> Job:
+        job = self.state.job(namespace, job_id)
+        if job is None:
+            raise ObjectNotFound("job not found")
+        return job
+
+    def evaluate_job(self, namespace: str, job_id: str) -> Evaluation:
+        """``nomad job eval``: a fresh job-register evaluation of the current version."""
+        with self._lock:
+            job = self._existing_job(namespace, job_id)
+            if job.is_periodic or job.is_parameterized:
+                raise ValueError("can't evaluate periodic or parameterized job")
+            return self._enqueue([self._new_eval(job, "job-register")])[0]
+
+    def scale_job(self, namespace: str, job_id: str, group: str, count: int,
+                  message: str = "") -> Evaluation:
+        """``nomad job scale``: a new job version with the group's count changed."""
+        with self._lock:
+            job = self._existing_job(namespace, job_id)
+            if job.stop:
+                raise ValueError("job is stopped; cannot scale")
+            if count < 0:
+                raise ValueError("scaling action count can't be negative")
+            groups = [g for g in job.task_groups if g.name == group]
+            if not groups:
+                raise ValueError(f'task group "{group}" specified for scaling does not exist '
+                                 "in job")
+            scaled = dataclasses.replace(job, task_groups=[
+                dataclasses.replace(g, count=count) if g.name == group else g
+                for g in job.task_groups])
+            return self.register_job(scaled, "job-scaling")
+
+    def revert_job(self, namespace: str, job_id: str, version: int,
+                   enforce_prior_version: Optional[int] = None) -> Evaluation:
+        """``nomad job revert``: register an older version's spec as the newest version."""
+        with self._lock:
+            current = self._existing_job(namespace, job_id)
+            if enforce_prior_version is not None and current.version != enforce_prior_version:
+                raise ValueError(f"Current job has version {current.version}; enforcing "
+                                 f"version {enforce_prior_version}")
+            if version == current.version:
+                raise ValueError(f"can't revert to current version {version}")
+            old = self.state.job_by_version(namespace, job_id, version)
+            if old is None:
+                raise ObjectNotFound(f'job "{job_id}" in namespace "{namespace}" at version '
+                                     f"{version} not found")
+            return self.register_job(dataclasses.replace(old, stop=False))
+
+    def dispatch_job(self, namespace: str, job_id: str, payload: Optional[str] = None,
+                     meta: Optional[dict[str, str]] = None) -> tuple[Job, Evaluation]:
+        """``nomad job dispatch``: register a child of a parameterized job and evaluate it."""
+        with self._lock:
+            parent = self._existing_job(namespace, job_id)
+            child = dispatched_job(parent, payload, dict(meta or {}), self.clock(),
+                                   self.new_id()[:8])
+            ev = self.register_job(child)
+            stored = self.state.job(namespace, child.id)
+            assert stored is not None
+            return stored, ev
+
+    def force_periodic(self, namespace: str, job_id: str) -> tuple[Job, Evaluation]:
+        """``nomad job periodic force``: launch a periodic job's child now."""
+        with self._lock:
+            parent = self._existing_job(namespace, job_id)
+            if not parent.is_periodic or parent.stop:
+                raise ValueError("can't force launch non-periodic job")
+            return self._launch_periodic(parent, self.clock())
+
+    def _launch_periodic(self, parent: Job, launch_ns: int) -> tuple[Job, Evaluation]:
+        child = periodic_child(parent, launch_ns)
+        ev = self.register_job(child, "periodic-job")
+        stored = self.state.job(parent.namespace, child.id)
+        assert stored is not None
+        return stored, ev
+
+    def launch_due_periodic(self) -> list[Evaluation]:
+        """The periodic dispatcher: launch every periodic job whose next time has come
+        (skipping a launch while a child still runs when ``prohibit_overlap`` is set)."""
+        now = self.clock()
+        launched = []
+        with self._lock:
+            for key, due in sorted(self._periodic.items(), key=lambda kv: kv[1]):
+                if due > now:
+                    continue
+                parent = self.state.job(*key)
+                upcoming = next_launch(parent, due) if parent is not None else None
+                if upcoming is None:
+                    del self._periodic[key]
+                    continue
+                self._periodic[key] = upcoming
+                assert parent is not None
+                if parent.periodic is not None and parent.periodic.prohibit_overlap and any(
+                        j.parent_id == parent.id and j.status != "dead"
+                        for j in self.state.jobs(parent.namespace)):
+                    continue
+                launched.append(self._launch_periodic(parent, due)[1])
+        return launched
+
+    def next_periodic_launch(self, namespace: str, job_id: str) -> Optional[int]:
+        return self._periodic.get((namespace, job_id))
 
     # -- nodes ------------------------------------------------------------------------
 
@@ -198,10 +307,20 @@ class Server:
             self._node_update_evals(node, "node-drain")
             return node
 
-    def deregister_node(self, node_id: str) -> None:
+    def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
+        """Stop draining; the node stays ineligible unless ``mark_eligible``."""
+        with self._lock:
+            node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible)
+            if mark_eligible:
+                self._capacity_changed(node, f'node "{node.name}" finished draining')
+            return node
+
+    def deregister_node(self, node_id: str) -> list[Evaluation]:
+        """``nomad node purge``: forget the node; its jobs re-evaluate (allocs lost)."""
         with self._lock:
             node = self.state.delete_node(node_id)
-            self._node_update_evals(node, "node-update")
+            self._heartbeats.pop(node_id, None)
+            return self._node_update_evals(node, "node-update")
 
     def _node_update_evals(self, node: Node, trigger: str) -> list[Evaluation]:
         """One evaluation per job with allocations on the node (Nomad's createNodeEvals)."""
@@ -319,6 +438,8 @@ class Server:
         """Advance one stage; None when there is nothing to do."""
         with self._lock:
             self.check_heartbeats()
+            if self._periodic:
+                self.launch_due_periodic()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()

@@ -101,6 +101,7 @@ class _Tables:
     acl_policies: PMap        # name -> ACLPolicy
     acl_tokens: PMap          # accessor id -> ACLToken
     acl_token_secrets: PMap   # secret id -> accessor id
+    table_index: PMap         # table name -> index of its last write (Nomad's index table)
     scheduler_config: SchedulerConfig
 
     @classmethod
@@ -125,6 +126,12 @@ class _Reads(abc.ABC):
     def index(self) -> int:
         """The index of the last transaction this state includes."""
         return self._tables().index
+
+    def table_index(self, *tables: str) -> int:
+        """The index of the last write to any of ``tables`` (what a blocking list query
+        answers in X-Nomad-Index: it moves on deletes too, unlike ModifyIndex)."""
+        t = self._tables()
+        return max((t.table_index.get(name, 0) for name in tables), default=0)
 
     # Jobs
     def jobs(self, namespace: Optional[str] = None) -> list[Job]:
@@ -290,6 +297,7 @@ class _Txn:
                                   for f in dataclasses.fields(tables) if f.name != "index"}
         self.changes: dict[tuple[str, str, str], tuple[str, str, Any]] = {}
         self.touched_jobs: dict[JobKey, bool] = {}   # job key -> an eval of it was deleted
+        self.touched_tables: set[str] = set()
         self.aborted = False
 
     def get(self, table: str, key: Any) -> Any:
@@ -297,9 +305,11 @@ class _Txn:
 
     def put(self, table: str, key: Any, value: Any) -> None:
         self.t[table] = self.t[table].set(key, value)
+        self.touched_tables.add(table)
 
     def remove(self, table: str, key: Any) -> None:
         self.t[table] = self.t[table].discard(key)
+        self.touched_tables.add(table)
 
     def index_add(self, table: str, key: Any, member: str) -> None:
         self.put(table, key, self.t[table].get(key, pset()).add(member))
@@ -324,7 +334,8 @@ class _Txn:
         self.aborted = True
 
     def freeze(self) -> _Tables:
-        return _Tables(index=self.index, **self.t)
+        stamped = self.t["table_index"].update({t: self.index for t in self.touched_tables})
+        return _Tables(index=self.index, **{**self.t, "table_index": stamped})
 
     def events(self) -> tuple[Event, ...]:
         return tuple(Event(topic=topic, type=event_type, key=key, namespace=namespace,
@@ -988,6 +999,7 @@ class StateStore(_Reads):
             stored.create_index = txn.t["scheduler_config"].create_index or txn.index
             stored.modify_index = txn.index
             txn.t["scheduler_config"] = stored
+            txn.touched_tables.add("scheduler_config")
             return stored
 
 
