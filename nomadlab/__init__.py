@@ -22,3 +22,14 @@ def __getattr__(name: str):
         import importlib
         return importlib.import_module(".viz", __name__)
     raise AttributeError(f"module 'nomadlab' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext nomadlab``: the magics and the kernel's agent (see nomadlab.notebook)."""
+    from .notebook import extension
+    extension.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from .notebook import extension
+    extension.unload_ipython_extension(ipython)

@@ -1,0 +1,161 @@
+"""``%nomad`` and ``%%nomad``: the Nomad CLI inside a notebook, talking to the kernel's agent.
+
+Every command but two goes through :func:`nomadlab.commands.run`, the same code as the
+``nomadlab`` command, so a cell prints what a terminal would.  The cell form puts the job
+spec in the cell body (``%%nomad job run``, ``job plan``, ``job validate``).  Two commands
+exist only here: ``%nomad agent -dev ...`` (restart the kernel's agent in another shape)
+and ``%nomad step`` (advance a step-mode agent one stage and say what happened).
+
+A mistake prints a message for the learner, never a traceback: a job spec error shows the
+line with a caret under the column; an unexpected failure says so and leaves the
+traceback to ``%tb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Optional, TextIO
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from . import session
+
+__all__ = ["NomadMagics", "run_line", "FILE_COMMANDS", "NOTEBOOK_COMMANDS"]
+
+#: Commands that read a job spec file; the cell form passes the cell body as ``-``.
+FILE_COMMANDS = (("job", "run"), ("job", "plan"), ("job", "validate"))
+NOTEBOOK_COMMANDS = ("agent", "step")
+
+NOTEBOOK_HELP = """\
+Notebook-only commands:
+    %nomad agent -dev [-clients N] [-nodes N] [-mode auto|step] [-seed N]
+        restart the kernel's agent with that shape (the old one is shut down)
+    %nomad step [N | -all]
+        step mode: advance one stage (or N, or until idle) and say what happened
+Cell magics (the job spec is the cell body):
+    %%nomad job run | %%nomad job plan | %%nomad job validate"""
+
+
+class UsageError(Exception):
+    """A notebook command used the wrong way; the message says how to use it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports instead of exiting the kernel."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
+
+
+def _agent_parser() -> _Parser:
+    p = _Parser(prog="%nomad agent", add_help=False)
+    p.add_argument("-dev", action="store_true", required=True,
+                   help="an in-process dev agent (the only kind a notebook runs)")
+    p.add_argument("-clients", type=int, default=1, help="real client nodes (default 1)")
+    p.add_argument("-nodes", type=int, default=0,
+                   help="simulated nodes: they run every task with the mock driver")
+    p.add_argument("-mode", choices=("auto", "step"), default="auto")
+    p.add_argument("-seed", type=int, default=0)
+    return p
+
+
+def agent_command(args: list[str], out: TextIO) -> int:
+    """``%nomad agent -dev ...``: shut the kernel's agent down and start one of that shape."""
+    opts = _agent_parser().parse_args(args)
+    if opts.clients < 0 or opts.nodes < 0:
+        raise UsageError("-clients and -nodes count nodes: give 0 or more")
+    shape = session.AgentShape(clients=opts.clients, nodes=opts.nodes, mode=opts.mode,
+                               seed=opts.seed)
+    new = session.start(shape)
+    print(session.describe(new), file=out)
+    return 0
+
+
+def step_command(args: list[str], out: TextIO) -> int:
+    """``%nomad step [N | -all]``: advance the step-mode agent and print each stage."""
+    a = session.agent()
+    if a.mode != "step":
+        raise UsageError("the kernel's agent runs in auto mode, where evaluations move on "
+                         "their own; restart it with `%nomad agent -dev -mode step` to step")
+    if args == ["-all"]:
+        records = a.run_until_idle()
+    else:
+        if len(args) > 1 or (args and not args[0].isdigit()):
+            raise UsageError("usage: %nomad step [N | -all]")
+        records = []
+        for _ in range(int(args[0]) if args else 1):
+            record = a.step()
+            if record is None:
+                break
+            records.append(record)
+    for record in records:
+        print(record, file=out)
+    if not records or (args != ["-all"] and len(records) < (int(args[0]) if args else 1)):
+        print("idle: no evaluation is waiting and none is in flight", file=out)
+    return 0
+
+
+def run_line(argv: list[str], stdin: Optional[str] = None, out: Optional[TextIO] = None,
+             err: Optional[TextIO] = None) -> int:
+    """Run one ``%nomad`` command against the kernel's agent; returns its exit code.
+
+    Errors a learner can cause are printed to ``err`` as a message, not raised.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    from ..jobspec import JobSpecError
+    try:
+        if argv and argv[0] == "agent":
+            return agent_command(argv[1:], out)
+        if argv and argv[0] == "step":
+            return step_command(argv[1:], out)
+        from ..commands import run
+        code = run(session.agent(), argv, stdin=stdin, out=out, err=err)
+        if not argv or argv[0] in ("-h", "-help", "--help", "help"):
+            print("\n" + NOTEBOOK_HELP, file=out)
+        return code
+    except JobSpecError as e:
+        print(str(e), file=err)
+    except UsageError as e:
+        print(str(e), file=err)
+    except (KeyError, LookupError, ValueError, RuntimeError, TimeoutError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"Error: {message}", file=err)
+    except Exception as e:  # a nomadlab bug: say so, keep the kernel, keep the traceback
+        sys.last_type, sys.last_value, sys.last_traceback = type(e), e, e.__traceback__
+        print(f"nomadlab internal error ({type(e).__name__}: {e}); `%tb` shows where",
+              file=err)
+    return 1
+
+
+@magics_class
+class NomadMagics(Magics):
+    """``%nomad <command>`` and ``%%nomad job run|plan|validate`` with the spec below."""
+
+    @line_cell_magic
+    def nomad(self, line: str, cell: Optional[str] = None) -> None:
+        """Run a Nomad CLI command against the kernel's agent (``%nomad -help`` lists them).
+
+        As a cell magic the body is the job spec: ``%%nomad job run`` on the first line,
+        HCL below it.
+        """
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            print(f"Error: cannot read the command line: {e}", file=sys.stderr)
+            return
+        stdin = None
+        if cell is not None:
+            words = tuple(a for a in argv if not a.startswith("-"))
+            if words[:2] not in FILE_COMMANDS:
+                print("Error: %%nomad takes a job spec in the cell body for `job run`, "
+                      "`job plan` and `job validate`; use %nomad (one %) for "
+                      f"`{line.strip()}`", file=sys.stderr)
+                return
+            if not argv or argv[-1] != "-":
+                argv.append("-")
+            stdin = cell
+        run_line(argv, stdin=stdin)
+
