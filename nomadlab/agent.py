@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from .client.client import Client, ClientConfig
 from .client.fingerprint import host_cpu_mhz, host_memory_mb
@@ -26,6 +26,9 @@ from .server.records import SchedulerConfig
 from .server.server import Server, StepRecord
 from .structs import Allocation, Constraint, Deployment, Evaluation, Job, Node
 
+if TYPE_CHECKING:
+    from .api.http import APIServer
+
 __all__ = ["Agent", "dev"]
 
 MODES = ("auto", "step")
@@ -35,14 +38,16 @@ class Agent:
     """A dev agent: one server, simulated nodes, and the read methods labs use."""
 
     def __init__(self, *, clients: int = 1, mode: str = "auto", seed: int = 0,
-                 acl: bool = False, http: bool = False, data_dir: Optional[str] = None,
+                 acl: bool = False, http: Union[bool, int, str] = False,
+                 data_dir: Optional[str] = None,
                  raw_exec: bool = False, client_cpu: Optional[int] = None,
                  client_memory: Optional[int] = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        if http or acl:
-            raise ValueError("the HTTP API and ACLs come with a later nomadlab release; "
-                             "use nl.dev() without http/acl for now")
+        if acl:
+            raise ValueError("ACLs come with a later nomadlab release; use nl.dev() without "
+                             "acl for now")
+        bind = _http_bind(http)
         self.mode = mode
         self.seed = seed
         self.data_dir = data_dir
@@ -60,6 +65,21 @@ class Agent:
         if mode == "auto":
             self._thread = threading.Thread(target=self._run, name="nomadlab-worker", daemon=True)
             self._thread.start()
+        self.http: Optional["APIServer"] = None
+        if bind is not None:
+            from .api.http import APIServer
+            try:
+                self.http = APIServer(self, *bind)
+            except OSError as err:
+                self.shutdown()
+                raise OSError(err.errno, f"cannot serve the HTTP API on {bind[0]}:{bind[1]}: "
+                              f"{err.strerror} (another agent there? use http=0 for a free "
+                              "port)") from None
+
+    @property
+    def http_addr(self) -> Optional[str]:
+        """Where the HTTP API answers (``http://127.0.0.1:4646``), or None without one."""
+        return self.http.address if self.http is not None else None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -74,6 +94,8 @@ class Agent:
 
     def shutdown(self) -> None:
         """Stop every client and every task and container they started, then the server."""
+        if getattr(self, "http", None) is not None:
+            self.http.shutdown()
         for client in list(self.clients.values()):
             client.stop(kill_tasks=True)
         self._stop.set()
@@ -340,6 +362,20 @@ class Agent:
 
     def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
         """What a task wrote to stdout (or ``stream="stderr"``) so far."""
+        text = []
+        for path in self.log_files(alloc_id, task, stream):
+            try:
+                with open(path, errors="replace") as f:
+                    text.append(f.read())
+            except FileNotFoundError:
+                continue
+        return "".join(text)
+
+    def log_files(self, alloc_id: str, task: Optional[str] = None,
+                  stream: str = "stdout") -> list[str]:
+        """A task's log files for ``stream``, oldest rotation first (they may not exist yet)."""
+        if stream not in ("stdout", "stderr"):
+            raise ValueError(f"log type must be stdout or stderr, not {stream!r}")
         alloc = self._alloc(alloc_id)
         client = self.clients.get(alloc.node_id)
         runner = client.runners.get(alloc.id) if client is not None else None
@@ -351,15 +387,10 @@ class Agent:
             if len(names) != 1:
                 raise ValueError(f"name the task: {', '.join(names)}")
             task = names[0]
+        if task not in runner.runners:
+            raise KeyError(f'task "{task}" not found in allocation "{alloc.id[:8]}"')
         from .drivers.logs import log_files
-        text = []
-        for path in log_files(runner.dir.log_path(task, stream)):  # rotated files, in order
-            try:
-                with open(path, errors="replace") as f:
-                    text.append(f.read())
-            except FileNotFoundError:
-                continue
-        return "".join(text)
+        return list(log_files(runner.dir.log_path(task, stream)))
 
     def wait(self, alloc_or_job: Union[str, Allocation, Job], status: str = "running",
              timeout: float = 30.0) -> list[Allocation]:
@@ -445,8 +476,23 @@ def _parse_constraint(text: str) -> Constraint:
     return Constraint(ltarget=parts[0], operand=parts[1], rtarget=parts[2])
 
 
+def _http_bind(http: Union[bool, int, str]) -> Optional[tuple[str, int]]:
+    """``True`` -> 127.0.0.1:4646 (Nomad's port), a port number (0: any free one), or
+    ``"host:port"``."""
+    if http is False or http is None:
+        return None
+    if http is True:
+        return ("127.0.0.1", 4646)
+    if isinstance(http, int):
+        return ("127.0.0.1", http)
+    host, sep, port = str(http).rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f'http must be True, a port or "host:port", not {http!r}')
+    return (host or "127.0.0.1", int(port))
+
+
 def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
-        http: bool = False, data_dir: Optional[str] = None, raw_exec: bool = False,
+        http: Union[bool, int, str] = False, data_dir: Optional[str] = None, raw_exec: bool = False,
         client_cpu: Optional[int] = None, client_memory: Optional[int] = None) -> Agent:
     """Start an in-process agent: a server and ``clients`` real clients sharing the host
     (each gets an equal share of its CPU and memory unless ``client_cpu``/``client_memory``

@@ -42,8 +42,15 @@ class Event:
         """The event as Nomad's event stream sends it (``Payload`` keyed by topic)."""
         payload = self.payload.to_api() if hasattr(self.payload, "to_api") else self.payload
         return {"Topic": self.topic, "Type": self.type, "Key": self.key,
-                "Namespace": self.namespace, "FilterKeys": None, "Index": self.index,
-                "Payload": {self.topic: payload}}
+                "Namespace": self.namespace, "FilterKeys": self.filter_keys or None,
+                "Index": self.index, "Payload": {self.topic: payload}}
+
+    @property
+    def filter_keys(self) -> list[str]:
+        """Other keys a subscriber may filter on (Nomad: an allocation or evaluation event
+        also matches its job's ID and its deployment's)."""
+        keys = [getattr(self.payload, name, "") for name in ("job_id", "deployment_id")]
+        return [k for k in keys if k and k != self.key]
 
 
 class EventSubscription:

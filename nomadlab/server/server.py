@@ -322,6 +322,14 @@ class Server:
             self._heartbeats.pop(node_id, None)
             return self._node_update_evals(node, "node-update")
 
+    def evaluate_node(self, node_id: str) -> list[Evaluation]:
+        """``nomad node eval``: re-evaluate every job with work on the node."""
+        with self._lock:
+            node = self.state.node(node_id)
+            if node is None:
+                raise ObjectNotFound("node not found")
+            return self._node_update_evals(node, "node-update")
+
     def _node_update_evals(self, node: Node, trigger: str) -> list[Evaluation]:
         """One evaluation per job with allocations on the node (Nomad's createNodeEvals)."""
         jobs: dict[tuple[str, str], Job] = {}
