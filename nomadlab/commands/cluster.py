@@ -1,0 +1,92 @@
+"""What the commands read from a cluster object, the in-process :class:`~nomadlab.Agent`
+or a :class:`~nomadlab.api.remote.Remote`, as Nomad's API JSON.
+
+Both offer the same read methods returning structs; the few reads only one of them has
+natively (a job's summary, an evaluation's allocations, a job's versions) are bridged
+here, in one place, so the command code reads the same against either.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..structs import Allocation, Deployment, Evaluation, Job
+
+__all__ = ["job_summary", "job_versions", "eval_allocations", "node_allocations",
+           "latest_deployment", "deployment", "find_job", "settle", "is_in_process",
+           "AmbiguousPrefix"]
+
+
+class AmbiguousPrefix(LookupError):
+    """A prefix that matches several objects: the CLI lists them instead of guessing."""
+
+    def __init__(self, kind: str, prefix: str, matches: list[Any]) -> None:
+        super().__init__(f'prefix "{prefix}" matched {len(matches)} {kind}s')
+        self.kind = kind
+        self.prefix = prefix
+        self.matches = matches
+
+
+def is_in_process(cluster: Any) -> bool:
+    return hasattr(cluster, "server") and hasattr(cluster, "state")
+
+
+def settle(cluster: Any) -> None:
+    """In step mode nothing moves unless asked: let the in-process agent finish what is
+    pending before a read, so a monitor never waits for work nobody will do."""
+    if getattr(cluster, "mode", None) == "step":
+        cluster.run_until_idle()
+
+
+def find_job(cluster: Any, job_id: str, namespace: str = "default") -> Job:
+    """By exact ID, else by unique prefix (as ``nomad job status <prefix>``)."""
+    try:
+        return cluster.job(job_id, namespace)
+    except KeyError:
+        pass
+    matches = [j for j in cluster.jobs() if j.id.startswith(job_id)
+               and (j.namespace or "default") == namespace]
+    if len(matches) == 1:
+        return cluster.job(matches[0].id, namespace)
+    if matches:
+        raise AmbiguousPrefix("job", job_id, matches)
+    raise KeyError(f'No job(s) with prefix or id "{job_id}" found')
+
+
+def job_summary(cluster: Any, job: Job) -> Optional[dict[str, Any]]:
+    if hasattr(cluster, "job_summary"):
+        return cluster.job_summary(job.id, job.namespace or "default")
+    summary = cluster.state.job_summary(job.namespace or "default", job.id)
+    return summary.to_api() if summary is not None else None
+
+
+def job_versions(cluster: Any, job: Job) -> list[Job]:
+    """Every version, newest first."""
+    if hasattr(cluster, "job_versions"):
+        return cluster.job_versions(job.id)
+    versions = cluster.state.job_versions(job.namespace or "default", job.id) or [job]
+    return sorted(versions, key=lambda j: j.version, reverse=True)
+
+
+def eval_allocations(cluster: Any, ev: Evaluation) -> list[Allocation]:
+    if hasattr(cluster, "eval_allocations"):
+        return cluster.eval_allocations(ev.id)
+    return [a for a in cluster.allocs(ev.job_id, ev.namespace) if a.eval_id == ev.id]
+
+
+def node_allocations(cluster: Any, node_id: str) -> list[Allocation]:
+    if hasattr(cluster, "node_allocations"):
+        return cluster.node_allocations(node_id)
+    return cluster.state.allocs_by_node(node_id)
+
+
+def deployment(cluster: Any, deployment_id: str) -> Optional[Deployment]:
+    for d in cluster.deployments():
+        if d.id == deployment_id:
+            return d
+    return None
+
+
+def latest_deployment(cluster: Any, job: Job) -> Optional[Deployment]:
+    found = [d for d in cluster.deployments(job.id) if d.namespace == (job.namespace or "default")]
+    return max(found, key=lambda d: d.create_index) if found else None

@@ -1,0 +1,222 @@
+"""``job init | run | plan | status | stop | validate | inspect | history`` and ``status``."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..format import job as fmt_job
+from ..format.plan import plan_exit_code, plan_output
+from ..jobspec import JobSpecError, parse_job
+from ..structs import Job
+from .base import EXPECTED, IO, ambiguous, error_message, read_spec
+from .cluster import AmbiguousPrefix, find_job, job_summary, job_versions, latest_deployment, settle
+from .monitor import monitor
+
+__all__ = ["job_init", "job_run", "job_plan", "job_status", "job_stop", "job_validate",
+           "job_inspect", "job_history", "DEFAULT_INIT_NAME"]
+
+DEFAULT_INIT_NAME = "example.nomad.hcl"
+
+
+def _example(short: bool) -> str:
+    name = "short.nomad.hcl" if short else "example.nomad.hcl"
+    return resources.files("nomadlab.jobspec").joinpath("examples", name).read_text()
+
+
+def job_init(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Write an example job spec, refusing to overwrite one (as ``nomad job init``)."""
+    target = Path(args.filename or DEFAULT_INIT_NAME)
+    if target.exists():
+        io.error(f"Job '{target}' already exists")
+        return 1
+    target.write_text(_example(args.short))
+    io.print(f"Example job file written to {target}")
+    return 0
+
+
+def _load(args: argparse.Namespace, io: IO) -> tuple[Job, str]:
+    """Parse the job file locally, as the ``nomad`` CLI does before it submits."""
+    try:
+        text, name = read_spec(args.file, io.stdin)
+    except OSError as err:
+        raise _Failed(f"Error getting job struct: {err.strerror or err}: {args.file}") from None
+    try:
+        return parse_job(text, filename=name), name
+    except JobSpecError as err:
+        raise _Failed(f"Error getting job struct: Error parsing job file from {name}:\n{err}") \
+            from None
+
+
+class _Failed(Exception):
+    """A command failed with a message already worded for the user."""
+
+
+def job_validate(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Parse and validate a job spec; print every problem or "Job validation successful"."""
+    try:
+        text, name = read_spec(args.file, io.stdin)
+    except OSError as err:
+        io.error(f"Error getting job struct: {err.strerror or err}: {args.file}")
+        return 1
+    try:
+        parse_job(text, filename=name)
+    except JobSpecError as err:
+        io.error("Job validation errors:")
+        io.error(str(err))
+        return 1
+    io.print("Job validation successful")
+    return 0
+
+
+def job_run(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Register the job and, unless ``-detach``, monitor its evaluation: exit 2 when some
+    allocations could not be placed, 1 on errors."""
+    try:
+        job, _name = _load(args, io)
+    except _Failed as err:
+        io.error(str(err))
+        return 1
+    try:
+        ev = cluster.submit(job)
+    except EXPECTED as err:
+        io.error(f"Error submitting job: {error_message(err)}")
+        return 1
+    if job.is_periodic or job.is_parameterized:
+        io.print("Job registration successful")
+        return 0
+    if args.detach or ev is None:
+        io.print("Job registration successful")
+        io.print(f"Evaluation ID: {ev.id if ev is not None else ''}")
+        return 0
+    try:
+        return monitor(cluster, io, ev.id, verbose=args.verbose)
+    except EXPECTED as err:
+        io.error(f"Error reading evaluation: {error_message(err)}")
+        return 1
+
+
+def job_plan(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Dry run: the diff, what the scheduler would do; exit 1 if allocations would change,
+    0 if not, 255 on errors (``nomad job plan``'s codes)."""
+    try:
+        job, name = _load(args, io)
+    except _Failed as err:
+        io.error(str(err))
+        return 255
+    try:
+        resp = cluster.plan(job)
+    except EXPECTED as err:
+        io.error(f"Error during plan: {error_message(err)}")
+        return 255
+    resp = {k: v for k, v in resp.items() if k != "Trace"}
+    io.print(plan_output(resp, job.type or "service", name if args.file != "-" else "<path to job>",
+                         diff=True, verbose=args.verbose).text())
+    return plan_exit_code(resp)
+
+
+def job_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Without an ID, every job; with one (or a unique prefix), the job in detail."""
+    try:
+        settle(cluster)
+        if not args.job:
+            io.print(fmt_job.job_list([j.to_api() for j in cluster.jobs()]).text())
+            return 0
+        job = find_job(cluster, args.job)
+        summary = job_summary(cluster, job)
+        allocs = [a.to_api() for a in cluster.allocs(job.id, job.namespace or "default")]
+        evals = [e.to_api() for e in cluster.evals(job.id, job.namespace or "default")]
+        d = latest_deployment(cluster, job)
+    except AmbiguousPrefix as err:
+        return ambiguous(io, err, lambda j: [j.id, j.type or "", str(j.priority), j.status,
+                                             fmt_job.format_time(j.submit_time)],
+                         ["ID", "Type", "Priority", "Status", "Submit Date"])
+    except EXPECTED as err:
+        io.error(f"Error querying job: {error_message(err)}" if args.job else
+                 f"Error querying jobs: {error_message(err)}")
+        return 1
+    allocs.sort(key=lambda a: (-a.get("CreateIndex", 0), a.get("Name", "")))
+    io.print(fmt_job.job_status(job.to_api(), summary, allocs, evals,
+                                d.to_api() if d is not None else None, args.verbose).text())
+    return 0
+
+
+def job_stop(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Deregister (``-purge``: forget it too) and monitor the stop unless ``-detach``."""
+    try:
+        job = find_job(cluster, args.job)
+        ev = cluster.stop(job.id, purge=args.purge)
+    except AmbiguousPrefix as err:
+        return ambiguous(io, err, lambda j: [j.id, j.type or "", str(j.priority), j.status],
+                         ["ID", "Type", "Priority", "Status"])
+    except EXPECTED as err:
+        io.error(f"Error deregistering job: {error_message(err)}")
+        return 1
+    if ev is None or not ev.id:
+        return 0
+    if args.detach:
+        io.print(ev.id)
+        return 0
+    try:
+        return monitor(cluster, io, ev.id, verbose=args.verbose)
+    except EXPECTED as err:
+        io.error(f"Error reading evaluation: {error_message(err)}")
+        return 1
+
+
+def job_inspect(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    try:
+        job = find_job(cluster, args.job)
+    except EXPECTED as err:
+        io.error(f"Error inspecting job: {error_message(err)}")
+        return 1
+    io.print(fmt_job.job_inspect(job.to_api()).text())
+    return 0
+
+
+def job_history(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Each version of the job, newest first; ``-p`` adds what changed in each."""
+    from ..scheduler.diff import job_diff
+    try:
+        job = find_job(cluster, args.job)
+        versions = job_versions(cluster, job)
+    except EXPECTED as err:
+        io.error(f"Error retrieving job versions: {error_message(err)}")
+        return 1
+    api = [v.to_api() for v in versions]
+    diffs = None
+    if args.p:
+        diffs = [job_diff(api[i + 1], api[i]) if i + 1 < len(api) else None
+                 for i in range(len(api))]
+    io.print(fmt_job.job_history(api, diffs).text())
+    return 0
+
+
+def status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """``nomad status [ID]``: the job list, or whatever the ID (prefix) names: a job, an
+    allocation, an evaluation or a node, tried in that order."""
+    from .inspect import alloc_status, eval_status, node_status
+    args.verbose = False
+    args.job = args.id
+    if not args.id:
+        return job_status(cluster, args, io)
+    try:
+        find_job(cluster, args.id)
+        return job_status(cluster, args, io)
+    except AmbiguousPrefix:
+        return job_status(cluster, args, io)
+    except EXPECTED:
+        pass
+    for lookup, command, attr in ((cluster.alloc, alloc_status, "alloc"),
+                                  (cluster.eval, eval_status, "eval"),
+                                  (cluster.node, node_status, "node")):
+        try:
+            lookup(args.id)
+        except EXPECTED:
+            continue
+        setattr(args, attr, args.id)
+        return command(cluster, args, io)
+    io.error(f'No matches returned for query "{args.id}"')
+    return 1
