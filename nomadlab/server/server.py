@@ -83,11 +83,12 @@ class Server:
 
     def _new_eval(self, job: Job, triggered_by: str, **extra: object) -> Evaluation:
         now = self.clock()
+        fields: dict[str, object] = {"status": "pending", **extra}
         return Evaluation(id=self.new_id(), namespace=job.namespace or "default",
                           priority=job.priority or 50, type=job.type or "service",
                           triggered_by=triggered_by, job_id=job.id,
-                          job_modify_index=job.job_modify_index, status="pending",
-                          create_time=now, modify_time=now, **extra)  # type: ignore[arg-type]
+                          job_modify_index=job.job_modify_index,
+                          create_time=now, modify_time=now, **fields)  # type: ignore[arg-type]
 
     def _enqueue(self, evals: list[Evaluation]) -> list[Evaluation]:
         """Write evaluations, then hand the ready ones to the broker (delayed ones wait)."""
