@@ -4,7 +4,9 @@ The public names are re-exported here and pinned by ``tests/test_public_api.py``
 """
 
 from . import structs
+from . import format as _format  # gives the structs their notebook reprs
 from .agent import Agent, dev
+from .api.remote import Remote, connect
 from .jobspec import JobSpecError, Problem, parse_job
 from .structs import (Allocation, AllocMetric, Deployment, Evaluation, Job, Node, Task,
                       TaskGroup)
@@ -13,7 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = ["dev", "Agent", "viz", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup",
            "Task", "Evaluation", "Allocation", "AllocMetric", "Node", "Deployment", "structs",
-           "__version__"]
+           "__version__", "connect", "Remote"]
 
 
 def __getattr__(name: str):

@@ -6,7 +6,7 @@ import nomadlab as nl
 def test_public_names_are_pinned() -> None:
     assert set(nl.__all__) == {
         "dev", "Agent", "viz", "parse_job", "JobSpecError", "Problem", "Job", "TaskGroup", "Task", "Evaluation",
-        "Allocation", "AllocMetric", "Node", "Deployment", "structs", "__version__",
+        "Allocation", "AllocMetric", "Node", "Deployment", "structs", "__version__", "connect", "Remote",
     }
     for name in nl.__all__:
         assert getattr(nl, name) is not None

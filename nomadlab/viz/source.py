@@ -61,11 +61,24 @@ def _from_api(data: dict) -> Source:
                   [Node.from_api(d) for d in data.get("Nodes", [])])
 
 
+def _from_remote(remote: Any) -> Source:
+    """Everything a builder may ask, read once over HTTP (jobs with all their versions)."""
+    jobs = [v for j in remote.jobs() for v in (remote.job_versions(j.id, j.namespace) or [j])]
+    return Source(jobs, remote.evals(), remote.allocs(), remote.nodes(), index=remote.index)
+
+
 def read_source(c: Any, index: Optional[int] = None) -> Source:
     """A :class:`Source` for an agent (at ``index`` if given), a state store or snapshot,
-    a Nomad API JSON dict, or an existing :class:`Source`."""
+    a :class:`~nomadlab.api.remote.Remote` (``nl.connect``), a Nomad API JSON dict, or an
+    existing :class:`Source`."""
     if isinstance(c, Source):
         return c
+    from ..api.remote import Remote
+    if isinstance(c, Remote):
+        if index is not None:
+            raise ValueError("a remote cluster is read as it is now; index applies only to "
+                             "an in-process agent")
+        return _from_remote(c)
     if isinstance(c, dict):
         if index is not None:
             raise ValueError("API JSON holds one state; index applies only to an agent")

@@ -1,0 +1,233 @@
+"""``nl.connect(address)``: a Nomad cluster read (and written) through its HTTP API only.
+
+A :class:`Remote` has the in-process agent's read methods and returns the same structs,
+so the pictures (``nl.viz.*``), reprs and commands work against nomadlab's own agent in
+another process or a real Nomad cluster alike.  What only exists in-process, evaluation
+traces, is absent here: views fall back to Nomad's AllocMetric and say so.
+
+Nomad's list endpoints return stubs; where the agent's methods return full objects
+(allocations with their job and metrics, nodes with attributes), a Remote reads each one
+in full, so a struct from either has the same fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+from urllib.parse import quote
+
+from ..structs import Allocation, Deployment, Evaluation, Job, Node
+from .client import APIError, Client
+
+__all__ = ["Remote", "connect"]
+
+
+def _path(ident: str) -> str:
+    return quote(ident, safe="")
+
+
+class Remote:
+    """The agent's read methods (and submit/plan/stop) over a Nomad HTTP API."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.namespace = client.namespace or "default"
+        self._index = 0
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = self.client.request("GET", path, params)
+        self._index = max(self._index, response.index)
+        return response.data
+
+    def _ns(self, namespace: Optional[str]) -> dict[str, str]:
+        ns = namespace or self.namespace
+        return {"namespace": ns} if ns != self.client.namespace else {}
+
+    @property
+    def address(self) -> str:
+        return self.client.address
+
+    @property
+    def index(self) -> int:
+        """The highest Raft index the cluster reported so far (X-Nomad-Index)."""
+        if not self._index:
+            for path in ("/v1/jobs", "/v1/nodes", "/v1/evaluations", "/v1/allocations"):
+                self._get(path, per_page=1)
+        return self._index
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "Remote":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Remote({self.address!r}, namespace={self.namespace!r})"
+
+    def _by_prefix(self, kind: str, list_path: str, read_path: str, key: str,
+                   params: Optional[dict[str, Any]] = None) -> dict:
+        """A full object by ID, else by unique ID prefix (Nomad's ``?prefix=``)."""
+        try:
+            return self._get(f"{read_path}/{_path(key)}", **(params or {}))
+        except APIError as err:
+            if err.status not in (400, 404):
+                raise
+        matches = self._get(list_path, prefix=key, **(params or {})) or []
+        if len(matches) == 1:
+            return self._get(f"{read_path}/{_path(matches[0]['ID'])}", **(params or {}))
+        if not matches:
+            raise KeyError(f'no {kind} with ID or prefix "{key}"')
+        raise KeyError(f'prefix "{key}" matches {len(matches)} {kind}s; give more characters')
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def jobs(self) -> list[Job]:
+        """Every job in full (the list gives stubs; each job is read)."""
+        return [self.job(stub["ID"], stub.get("Namespace"))
+                for stub in self._get("/v1/jobs", **self._ns(None)) or []]
+
+    def job(self, job_id: str, namespace: Optional[str] = None) -> Job:
+        try:
+            return Job.from_api(self._get(f"/v1/job/{_path(job_id)}", **self._ns(namespace)))
+        except APIError as err:
+            if err.status == 404:
+                raise KeyError(f'job "{job_id}" not found') from None
+            raise
+
+    def job_versions(self, job_id: str, namespace: Optional[str] = None) -> list[Job]:
+        """Every version the cluster keeps, newest first (``nomad job history``)."""
+        data = self._get(f"/v1/job/{_path(job_id)}/versions", **self._ns(namespace)) or {}
+        versions = [Job.from_api(v) for v in data.get("Versions") or []]
+        return sorted(versions, key=lambda j: j.version, reverse=True)
+
+    def job_summary(self, job_id: str, namespace: Optional[str] = None) -> Optional[dict]:
+        return self._get(f"/v1/job/{_path(job_id)}/summary", **self._ns(namespace))
+
+    def evals(self, job_id: Optional[str] = None, namespace: Optional[str] = None
+              ) -> list[Evaluation]:
+        """Nomad lists evaluations in full."""
+        path = f"/v1/job/{_path(job_id)}/evaluations" if job_id else "/v1/evaluations"
+        return [Evaluation.from_api(e) for e in self._get(path, **self._ns(namespace)) or []]
+
+    def eval(self, eval_id: str) -> Evaluation:
+        return Evaluation.from_api(self._by_prefix("evaluation", "/v1/evaluations",
+                                                   "/v1/evaluation", eval_id, self._ns(None)))
+
+    def eval_allocations(self, eval_id: str) -> list[Allocation]:
+        """The allocations an evaluation created (stubs: enough for the monitor)."""
+        return [Allocation.from_api(a) for a in
+                self._get(f"/v1/evaluation/{_path(eval_id)}/allocations") or []]
+
+    def allocs(self, job_id: Optional[str] = None, namespace: Optional[str] = None,
+               full: bool = True) -> list[Allocation]:
+        """Allocations, read one by one in full (job, metrics, resources) unless
+        ``full=False`` (the list's stubs, one request)."""
+        path = f"/v1/job/{_path(job_id)}/allocations" if job_id else "/v1/allocations"
+        stubs = self._get(path, **self._ns(namespace)) or []
+        if not full:
+            return [Allocation.from_api(a) for a in stubs]
+        return [self.alloc(a["ID"]) for a in stubs]
+
+    def alloc(self, alloc_id: str) -> Allocation:
+        return Allocation.from_api(self._by_prefix("alloc", "/v1/allocations", "/v1/allocation",
+                                                   alloc_id, self._ns(None)))
+
+    def nodes(self, full: bool = True) -> list[Node]:
+        """Every node, read in full (attributes, resources, events) unless ``full=False``."""
+        stubs = self._get("/v1/nodes") or []
+        if not full:
+            return [Node.from_api(n) for n in stubs]
+        return [Node.from_api(self._get(f"/v1/node/{_path(n['ID'])}")) for n in stubs]
+
+    def node(self, node_id: str) -> Node:
+        """By ID, unique ID prefix or, as the agent allows, name."""
+        try:
+            return Node.from_api(self._by_prefix("node", "/v1/nodes", "/v1/node", node_id))
+        except KeyError:
+            named = [n for n in self._get("/v1/nodes") or [] if n.get("Name") == node_id]
+            if len(named) == 1:
+                return Node.from_api(self._get(f"/v1/node/{_path(named[0]['ID'])}"))
+            raise
+
+    def node_allocations(self, node_id: str) -> list[Allocation]:
+        return [Allocation.from_api(a) for a in
+                self._get(f"/v1/node/{_path(node_id)}/allocations") or []]
+
+    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None
+                    ) -> list[Deployment]:
+        path = f"/v1/job/{_path(job_id)}/deployments" if job_id else "/v1/deployments"
+        return [Deployment.from_api(d) for d in self._get(path, **self._ns(namespace)) or []]
+
+    def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
+        """What a task wrote to stdout (or ``stream="stderr"``) so far."""
+        alloc = self.alloc(alloc_id)
+        if task is None:
+            names = sorted(alloc.task_states) or [
+                t.name for g in (alloc.job.task_groups if alloc.job else [])
+                if g.name == alloc.task_group for t in g.tasks]
+            if len(names) != 1:
+                raise ValueError(f"name the task: {', '.join(names)}")
+            task = names[0]
+        return self.client.request("GET", f"/v1/client/fs/logs/{_path(alloc.id)}",
+                                   {"task": task, "type": stream, "plain": True,
+                                    "origin": "start", "offset": 0}, raw=True).data
+
+    # -- writes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _job_json(job_or_text: Union[Job, str, dict]) -> dict:
+        """A job as the API takes it; text is parsed here, as the ``nomad`` CLI parses
+        job files before it sends them."""
+        if isinstance(job_or_text, Job):
+            return job_or_text.to_api()
+        if isinstance(job_or_text, dict):
+            return job_or_text.get("Job", job_or_text)
+        from ..jobspec import parse_job
+        return parse_job(job_or_text).to_api()
+
+    def submit(self, job_or_text: Union[Job, str, dict]) -> Optional[Evaluation]:
+        """Register the job; its evaluation (None for periodic and parameterized jobs,
+        which the cluster launches later)."""
+        job = self._job_json(job_or_text)
+        resp = self.client.request("PUT", "/v1/jobs", self._ns(job.get("Namespace")),
+                                   {"Job": job}).data or {}
+        return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
+
+    def plan(self, job_or_text: Union[Job, str, dict], diff: bool = True) -> dict:
+        """``nomad job plan``: Nomad's JobPlanResponse (nothing is committed)."""
+        job = self._job_json(job_or_text)
+        return self.client.request("PUT", f"/v1/job/{_path(job['ID'])}/plan",
+                                   self._ns(job.get("Namespace")),
+                                   {"Job": job, "Diff": diff}).data or {}
+
+    def stop(self, job_id: str, purge: bool = False, namespace: Optional[str] = None
+             ) -> Optional[Evaluation]:
+        resp = self.client.request("DELETE", f"/v1/job/{_path(job_id)}",
+                                   {"purge": purge, **self._ns(namespace)}).data or {}
+        return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
+
+    def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
+              mark_eligible: bool = False) -> Node:
+        node = self.node(node_id)
+        spec = {"Deadline": deadline, "IgnoreSystemJobs": False} if enable else None
+        self.client.request("PUT", f"/v1/node/{_path(node.id)}/drain", None,
+                            {"DrainSpec": spec, "MarkEligible": mark_eligible})
+        return self.node(node.id)
+
+    def set_eligibility(self, node_id: str, eligible: bool) -> Node:
+        node = self.node(node_id)
+        self.client.request("PUT", f"/v1/node/{_path(node.id)}/eligibility", None,
+                            {"Eligibility": "eligible" if eligible else "ineligible"})
+        return self.node(node.id)
+
+
+def connect(address: Optional[str] = None, token: Optional[str] = None,
+            namespace: Optional[str] = None, region: Optional[str] = None) -> Remote:
+    """A :class:`Remote` for the Nomad HTTP API at ``address`` (default NOMAD_ADDR or
+    http://127.0.0.1:4646); ``token``, ``namespace`` and ``region`` default to
+    NOMAD_TOKEN, NOMAD_NAMESPACE and NOMAD_REGION."""
+    return Remote(Client(address, token=token, namespace=namespace, region=region))
