@@ -278,6 +278,8 @@ def check_05(c: Any, job_id: str = "whoami") -> Feedback:
     if job.type != "batch":
         todo.append(f'job {job_id} is a {job.type} job; make it a "batch" job (it runs once)')
     allocs = _wait_for(c, job_id, ("complete", "failed", "lost"), timeout=15)
+    # a batch job's finished allocations of an earlier version stay; judge the newest spec
+    allocs = [a for a in allocs if a.job is None or a.job.version == job.version]
     if not allocs:
         todo += _placement_failures(c, job_id) or [f"job {job_id} has no allocations yet"]
         return Feedback("05", todo, "")
