@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from typing import Optional, TextIO
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from . import session
 
-__all__ = ["NomadMagics", "run_line", "FILE_COMMANDS", "NOTEBOOK_COMMANDS"]
+__all__ = ["NomadMagics", "run_line", "FILE_COMMANDS", "NOTEBOOK_COMMANDS",
+           "load_ipython_extension"]
 
 #: Commands that read a job spec file; the cell form passes the cell body as ``-``.
 FILE_COMMANDS = (("job", "run"), ("job", "plan"), ("job", "validate"))
@@ -36,6 +38,37 @@ Notebook-only commands:
         step mode: advance one stage (or N, or until idle) and say what happened
 Cell magics (the job spec is the cell body):
     %%nomad job run | %%nomad job plan | %%nomad job validate"""
+
+
+#: Commands after which a cell waits for the clients to catch up (see :func:`settle`).
+SETTLING = (["job", "run"], ["job", "stop"])
+SETTLE_TIMEOUT = 3.0
+
+
+def _in_motion(alloc: object) -> bool:
+    """Told to run but not started yet, or told to stop but still running."""
+    desired, client = alloc.desired_status, alloc.client_status  # type: ignore[attr-defined]
+    return (desired == "run" and client == "pending") or \
+        (desired in ("stop", "evict") and client == "running")
+
+
+def settle(a: object, timeout: float = SETTLE_TIMEOUT) -> None:
+    """Until the clients have started (or stopped) what the plan told them to, for at most
+    ``timeout`` seconds.
+
+    The CLI returns once the evaluation is complete; a notebook cell returns when its
+    effect is there to see, so the next cell's ``%nomad status`` shows "running", not
+    "pending".  A step-mode agent moves only when asked, so it is not waited for.
+    """
+    if getattr(a, "mode", None) != "auto":
+        return
+    state = a.state  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        index = state.index
+        if not any(_in_motion(x) for x in state.allocs()):
+            return
+        state.wait_for_index(index, timeout=max(deadline - time.monotonic(), 0))
 
 
 class UsageError(Exception):
@@ -80,20 +113,21 @@ def step_command(args: list[str], out: TextIO) -> int:
         raise UsageError("the kernel's agent runs in auto mode, where evaluations move on "
                          "their own; restart it with `%nomad agent -dev -mode step` to step")
     if args == ["-all"]:
-        records = a.run_until_idle()
+        records, idle = a.run_until_idle(), True
     else:
         if len(args) > 1 or (args and not args[0].isdigit()):
             raise UsageError("usage: %nomad step [N | -all]")
-        records = []
+        records, idle = [], False
         for _ in range(int(args[0]) if args else 1):
             record = a.step()
             if record is None:
+                idle = True
                 break
             records.append(record)
     for record in records:
         print(record, file=out)
-    if not records or (args != ["-all"] and len(records) < (int(args[0]) if args else 1)):
-        print("idle: no evaluation is waiting and none is in flight", file=out)
+    if idle:
+        print(session.IDLE, file=out)
     return 0
 
 
@@ -107,12 +141,17 @@ def run_line(argv: list[str], stdin: Optional[str] = None, out: Optional[TextIO]
     err = err or sys.stderr
     from ..jobspec import JobSpecError
     try:
+        if session.current() is None and argv[:1] != ["agent"]:
+            session.agent()  # first use without %load_ext: say what was started
+            print(session.describe(session.current()) + "\n", file=out)
         if argv and argv[0] == "agent":
             return agent_command(argv[1:], out)
         if argv and argv[0] == "step":
             return step_command(argv[1:], out)
         from ..commands import run
         code = run(session.agent(), argv, stdin=stdin, out=out, err=err)
+        if code in (0, 2) and [a for a in argv if not a.startswith("-")][:2] in SETTLING:
+            settle(session.agent())
         if not argv or argv[0] in ("-h", "-help", "--help", "help"):
             print("\n" + NOTEBOOK_HELP, file=out)
         return code
@@ -120,7 +159,7 @@ def run_line(argv: list[str], stdin: Optional[str] = None, out: Optional[TextIO]
         print(str(e), file=err)
     except UsageError as e:
         print(str(e), file=err)
-    except (KeyError, LookupError, ValueError, RuntimeError, TimeoutError) as e:
+    except (KeyError, ValueError, RuntimeError, TimeoutError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"Error: {message}", file=err)
     except Exception as e:  # a nomadlab bug: say so, keep the kernel, keep the traceback
@@ -159,3 +198,8 @@ class NomadMagics(Magics):
             stdin = cell
         run_line(argv, stdin=stdin)
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """The magics alone, for kernels ``nomadlab lab`` starts: the agent starts on first use
+    (or at ``%load_ext nomadlab``, which then still says what it started)."""
+    ipython.register_magics(NomadMagics)  # type: ignore[attr-defined]

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 __all__ = ["agent", "use", "start", "current", "describe", "shutdown", "on_change",
-           "AgentShape", "DEFAULT_HTTP_PORT"]
+           "AgentShape", "DEFAULT_HTTP_PORT", "IDLE"]
 
 DEFAULT_HTTP_PORT = 4646
+#: What stepping says when there is nothing to do (the magic and the dashboard alike).
+IDLE = "idle: no evaluation is waiting and none is in flight"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def start(shape: AgentShape) -> Any:
 def _dev(nl: Any, shape: AgentShape) -> Any:
     """``nl.dev`` with the HTTP API on 4646 when free, else on any free port."""
     kwargs: dict[str, Any] = dict(clients=shape.clients, mode=shape.mode, seed=shape.seed)
-    if not shape.http or not _http_supported(nl):
+    if not shape.http:
         return nl.dev(**kwargs)
     if _port_free(DEFAULT_HTTP_PORT):
         try:
@@ -99,11 +101,6 @@ def _dev(nl: Any, shape: AgentShape) -> Any:
             if err.errno != errno.EADDRINUSE:
                 raise
     return nl.dev(**kwargs, http=0)
-
-
-def _http_supported(nl: Any) -> bool:
-    """Whether this nomadlab's agent serves the HTTP API (it names its address)."""
-    return hasattr(nl.Agent, "http_addr")
 
 
 def http_address(a: Any) -> Optional[str]:

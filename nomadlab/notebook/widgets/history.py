@@ -1,0 +1,74 @@
+"""The history scrubber: drag through the state indexes the store keeps and see a job's
+graph as it was then, drawn with the same layout at every index so nothing jumps."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from .figures import png
+from .inspector import keep_selection
+
+__all__ = ["HistoryScrubber"]
+
+
+class HistoryScrubber(widgets.VBox):
+    """``index`` and ``job_id`` say what is drawn; at the newest index it follows new states."""
+
+    index = traitlets.Int(0)
+    job_id = traitlets.Unicode("")
+
+    def __init__(self, cluster: Any, guard: Callable[[str], Callable]) -> None:
+        self.cluster = cluster
+        self.slider = widgets.IntSlider(description="State index", min=0, max=0, value=0,
+                                        continuous_update=False,
+                                        layout=widgets.Layout(width="520px"))
+        self.jobs = widgets.Dropdown(description="Job", options=[])
+        self.caption = widgets.HTML()
+        self.graph = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        super().__init__([widgets.HBox([self.jobs, self.slider]), self.caption, self.graph])
+        traitlets.link((self.slider, "value"), (self, "index"))
+        traitlets.link((self.jobs, "value"), (self, "job_id"),
+                       transform=(lambda v: v or "", lambda v: v or None))
+        self.observe(guard("history scrubber")(lambda _: self._draw()), ["index", "job_id"])
+        self._drawn: tuple = ()
+
+    def refresh(self) -> None:
+        """Widen the slider to the states kept now; at the newest index, move with it."""
+        state = self.cluster.state
+        kept = state.history()
+        newest = state.index
+        oldest = kept[0][0] if kept else newest
+        following = self.slider.value >= self.slider.max
+        keep_selection(self.jobs, [(j.id, j.id) for j in self.cluster.jobs()])
+        with self.slider.hold_trait_notifications():
+            self.slider.max = max(newest, oldest)
+            self.slider.min = oldest
+            if following:
+                self.slider.value = newest
+        self._draw()
+
+    def _draw(self) -> None:
+        import nomadlab as nl
+        if (self.job_id, self.index) == self._drawn:
+            return
+        if not self.job_id:
+            self.caption.value = "<i>No job yet: run one and come back.</i>"
+            self.graph.value = b""
+            self._drawn = (self.job_id, self.index)
+            return
+        past = nl.viz.read_source(self.cluster, self.index)
+        if self.job_id not in {j.id for j in past.jobs()}:
+            self.caption.value = (f"<i>Job {html.escape(self.job_id)} was not registered yet "
+                                  f"at index {self.index}.</i>")
+            self.graph.value = b""
+        else:
+            newest = self.index >= self.slider.max
+            self.caption.value = (f"Job <b>{html.escape(self.job_id)}</b> at state index "
+                                  f"{self.index}" + (" (now)" if newest else " (the past)"))
+            self.graph.value = png(nl.viz.draw(nl.viz.job_graph(past, self.job_id),
+                                               figsize=(11, 5)))
+        self._drawn = (self.job_id, self.index)

@@ -1,0 +1,108 @@
+"""The evaluation inspector: pick an evaluation, read its trace, see its placement funnel
+and, for one task group, the why-not matrix (nodes x feasibility checks, coloured)."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from .figures import png
+
+__all__ = ["EvalInspector", "keep_selection"]
+
+
+def keep_selection(dropdown: widgets.Dropdown, options: list[tuple[str, str]]) -> None:
+    """Give ``dropdown`` new options without losing what the learner selected (ipywidgets
+    resets the value when the options change)."""
+    if list(dropdown.options) == options:
+        return
+    chosen = dropdown.value
+    values = [v for _, v in options]
+    dropdown.options = options
+    want = chosen if chosen in values else (values[0] if values else None)
+    if dropdown.value != want:
+        dropdown.value = want
+
+
+class EvalInspector(widgets.VBox):
+    """``eval_id`` and ``task_group`` are the selection; the view follows them."""
+
+    eval_id = traitlets.Unicode("")
+    task_group = traitlets.Unicode("")
+
+    def __init__(self, cluster: Any, guard: Callable[[str], Callable]) -> None:
+        self.cluster = cluster
+        self.evals = widgets.Dropdown(description="Evaluation", options=[],
+                                      layout=widgets.Layout(width="520px"))
+        self.groups = widgets.Dropdown(description="Task group", options=[])
+        self.summary = widgets.HTML()
+        self.trace = widgets.HTML(layout=widgets.Layout(max_height="260px", overflow="auto"))
+        self.funnel = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.why_not = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.figure_note = widgets.HTML()
+        super().__init__([widgets.HBox([self.evals, self.groups]), self.summary, self.trace,
+                          self.figure_note, self.funnel, self.why_not])
+        traitlets.link((self.evals, "value"), (self, "eval_id"),
+                       transform=(lambda v: v or "", lambda v: v or None))
+        traitlets.link((self.groups, "value"), (self, "task_group"),
+                       transform=(lambda v: v or "", lambda v: v or None))
+        self.observe(guard("evaluation inspector")(self._on_eval), "eval_id")
+        self.observe(guard("why-not matrix")(self._on_group), "task_group")
+        self._drawn: tuple = ()
+
+    def refresh(self) -> None:
+        """New evaluations appear in the list (newest first); the selection stays."""
+        evals = sorted(self.cluster.evals(), key=lambda e: (e.create_index, e.id), reverse=True)
+        options = [(f"{e.id[:8]}  {e.job_id}  {e.triggered_by}  {e.status}", e.id) for e in evals]
+        keep_selection(self.evals, options)
+        if self.eval_id:
+            ev = self.cluster.eval(self.eval_id)
+            if (ev.id, ev.status, ev.modify_index) != self._drawn[:3]:
+                self._show(ev)
+
+    def _on_eval(self, change: dict) -> None:
+        if not change["new"]:
+            self.summary.value = self.trace.value = self.figure_note.value = ""
+            self.funnel.value = self.why_not.value = b""
+            return
+        self._show(self.cluster.eval(change["new"]))
+
+    def _show(self, ev: Any) -> None:
+        self.summary.value = (
+            f"<div><b>{html.escape(ev.id[:8])}</b> job <b>{html.escape(ev.job_id)}</b>, "
+            f"{html.escape(ev.type)} evaluation triggered by {html.escape(ev.triggered_by)}: "
+            f"<b>{html.escape(ev.status)}</b> {html.escape(ev.status_description)}</div>")
+        trace = ev.trace
+        if trace is not None and trace.placements:
+            self.trace.value = trace._repr_html_()
+            groups = sorted(trace.groups())
+        else:
+            self.trace.value = ("<i>This evaluation placed nothing, so it has no per-node "
+                                "trace.</i>")
+            groups = sorted(ev.failed_tg_allocs or {})
+        self._drawn = (ev.id, ev.status, ev.modify_index, None)
+        keep_selection(self.groups, [(g, g) for g in groups])
+        self._draw()
+
+    def _on_group(self, change: dict) -> None:
+        if self.eval_id and change["new"]:
+            self._draw()
+
+    def _draw(self) -> None:
+        """Funnel and why-not matrix of the selected evaluation and task group."""
+        import nomadlab as nl
+        if not self.eval_id or not self.task_group:
+            self.funnel.value = self.why_not.value = b""
+            self.figure_note.value = "<i>No placement to draw for this evaluation.</i>"
+            return
+        if self._drawn[3] == self.task_group and self.funnel.value:
+            return
+        ev = self.cluster.eval(self.eval_id)
+        self.funnel.value = png(nl.viz.draw_funnel(ev, task_group=self.task_group))
+        self.why_not.value = png(nl.viz.draw_why_not(ev, task_group=self.task_group))
+        self.figure_note.value = (f"<b>Task group {html.escape(self.task_group)}</b>: placement "
+                                  "funnel, then why each node was or was not chosen")
+        self._drawn = (*self._drawn[:3], self.task_group)
