@@ -1,88 +1,166 @@
-"""The ``nomadlab`` command, modelled on ``nomad``: ``nomadlab job init``, ``job validate``.
+"""The ``nomadlab`` command, modelled on ``nomad``.
 
-Output and exit codes follow the ``nomad`` CLI so that what a learner types here works
-against a real cluster too.
+``nomadlab agent -dev`` runs a dev agent (a server and its clients in this process) with
+Nomad's HTTP API; every other command talks HTTP to NOMAD_ADDR (default
+http://127.0.0.1:4646) and honours NOMAD_TOKEN, NOMAD_NAMESPACE and NOMAD_REGION, so the
+same commands work against a real Nomad agent.  Output and exit codes follow ``nomad``.
+``nomadlab lab`` opens the guided labs in JupyterLab.
 """
 
 from __future__ import annotations
 
-import argparse
+import signal
 import sys
-from importlib import resources
-from pathlib import Path
-from typing import Optional, Sequence
+import threading
+from typing import Any, Optional, Sequence
 
-from .jobspec import JobSpecError, parse_job
+from . import __version__
+from .commands import COMMANDS, run
+from .commands.base import Parser, UsageError, normalise_flags
 
-__all__ = ["main"]
+__all__ = ["main", "agent_dev", "split_api_flags"]
 
-DEFAULT_INIT_NAME = "example.nomad.hcl"
+#: Flags every API command takes, as ``nomad`` does (they override the environment).
+API_FLAGS = ("address", "token", "namespace", "region")
+
+USAGE = """Usage: nomadlab [-version] [-help] <command> [args]
+
+Common commands:
+    agent -dev     Run a dev agent: a server and its clients in this process, HTTP API on :4646
+    job            Interact with jobs ({jobs})
+    eval status    Display evaluation status and placement failures
+    alloc          Interact with allocations (status, logs)
+    node           Interact with nodes (status, drain, eligibility)
+    status         Display the status of a job, allocation, evaluation or node
+    lab            Open the guided labs in JupyterLab
+
+API commands read NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE and NOMAD_REGION, or take
+-address, -token, -namespace and -region."""
 
 
-def _example(short: bool) -> str:
-    name = "short.nomad.hcl" if short else "example.nomad.hcl"
-    return resources.files("nomadlab.jobspec").joinpath("examples", name).read_text()
+def split_api_flags(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Take ``-address``/``-token``/``-namespace``/``-region`` out of ``argv``, wherever
+    they are (``nomad job status -address=http://... example``)."""
+    flags: dict[str, str] = {}
+    rest: list[str] = []
+    args = normalise_flags(argv)
+    i = 0
+    while i < len(args):
+        name = args[i].lstrip("-") if args[i].startswith("-") else ""
+        if name in API_FLAGS and i + 1 < len(args):
+            flags[name] = args[i + 1]
+            i += 2
+            continue
+        rest.append(args[i])
+        i += 1
+    return flags, rest
 
 
-def job_init(args: argparse.Namespace) -> int:
-    """Write an example job spec, refusing to overwrite one (as ``nomad job init``)."""
-    target = Path(args.filename or DEFAULT_INIT_NAME)
-    if target.exists():
-        print(f"Job '{target}' already exists", file=sys.stderr)
-        return 1
-    target.write_text(_example(args.short))
-    print(f"Example job file written to {target}")
-    return 0
+def _agent_parser() -> Parser:
+    p = Parser(prog="nomadlab agent")
+    p.add_argument("-dev", dest="dev", action="store_true",
+                   help="Dev mode: a server and clients in this process, state in memory")
+    p.add_argument("-clients", dest="clients", type=int, default=1, help="How many client nodes")
+    p.add_argument("-bind", dest="bind", default="127.0.0.1", help="Address the HTTP API binds")
+    p.add_argument("-http-port", dest="http_port", type=int, default=4646, help="HTTP API port")
+    p.add_argument("-raw-exec", dest="raw_exec", action="store_true",
+                   help="Enable the raw_exec driver (no isolation at all)")
+    return p
 
 
-def job_validate(args: argparse.Namespace) -> int:
-    """Parse and validate a job spec; print every problem or "Job validation successful"."""
-    if args.file == "-":
-        text, name = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            text, name = Path(args.file).read_text(), args.file
-        except OSError as err:
-            print(f"Error getting job struct: {err.strerror}: {args.file}", file=sys.stderr)
-            return 1
+def _banner(agent: Any, clients: int) -> str:
+    addr = agent.http_addr.removeprefix("http://")
+    names = ", ".join(n.name for n in agent.nodes())
+    rows = [("Advertise Addrs", f"HTTP: {addr}"), ("Bind Addrs", f"HTTP: [{addr}]"),
+            ("Client", f"true ({clients} node{'s' if clients != 1 else ''}: {names})"),
+            ("Region", "global (DC: dc1)"), ("Server", "true"),
+            ("Version", f"nomadlab {__version__}")]
+    width = max(len(k) for k, _ in rows)
+    config = "\n".join(f"{k.rjust(width + 7)}: {v}" for k, v in rows)
+    return ("==> No configuration files loaded\n==> Starting Nomad agent (nomadlab dev mode: "
+            "server and clients in this process, state in memory)...\n"
+            f"==> Nomad agent configuration:\n\n{config}\n\n"
+            "==> Nomad agent started! Log data will stream in below:\n")
+
+
+def agent_dev(argv: list[str], out: Any = None) -> int:
+    """``nomadlab agent -dev``: serve until SIGINT or SIGTERM, logging each state change."""
+    out = out or sys.stdout
     try:
-        parse_job(text, filename=name)
-    except JobSpecError as err:
-        print("Job validation errors:", file=sys.stderr)
-        print(str(err), file=sys.stderr)
+        opts = _agent_parser().parse_args(normalise_flags(argv))
+    except UsageError as err:
+        print(f"Error: {err}\n{err.usage}", file=sys.stderr)
         return 1
-    print("Job validation successful")
+    if not opts.dev:
+        print("nomadlab runs agents in dev mode only: nomadlab agent -dev", file=sys.stderr)
+        return 1
+    from .agent import dev
+    try:
+        agent = dev(clients=opts.clients, http=f"{opts.bind}:{opts.http_port}",
+                    raw_exec=opts.raw_exec)
+    except (OSError, ValueError) as err:
+        print(f"==> Error starting agent: {err}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    caught: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        caught.append("interrupt" if signum == signal.SIGINT else "terminated")
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    unsubscribe = agent.state.subscribe(lambda events: _log(events, out))
+    try:
+        out.write(_banner(agent, opts.clients))
+        out.flush()
+        while not stop.wait(0.5):
+            pass
+        out.write(f"==> Caught signal: {caught[0] if caught else 'interrupt'}\n"
+                  "==> Gracefully shutting down agent...\n")
+        out.flush()
+    finally:
+        unsubscribe()
+        agent.shutdown()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nomadlab",
-        description="Learn how Nomad schedules: a Nomad-style orchestrator you can look inside.")
-    commands = parser.add_subparsers(dest="command", metavar="<command>")
-    job = commands.add_parser("job", help="Interact with jobs")
-    job_commands = job.add_subparsers(dest="job_command", metavar="<subcommand>")
-
-    init = job_commands.add_parser("init", help="Create an example job file")
-    init.add_argument("-short", "--short", action="store_true",
-                      help="Write a minimal job file without comments")
-    init.add_argument("filename", nargs="?", help=f"Where to write it (default {DEFAULT_INIT_NAME})")
-    init.set_defaults(func=job_init)
-
-    validate = job_commands.add_parser("validate", help="Check a job specification for errors")
-    validate.add_argument("file", help="The job file (HCL or JSON), or - for standard input")
-    validate.set_defaults(func=job_validate)
-    return parser
+def _log(events: list[Any], out: Any) -> None:
+    """One ``[INFO]`` line per committed change, like the agent's log at info level."""
+    from .commands.monitor import timestamp
+    for e in events:
+        status = getattr(e.payload, "client_status", None) or getattr(e.payload, "status", "")
+        out.write(f"    {timestamp()} [INFO] {e.topic.lower()}: {e.type}: "
+                  f"{e.key[:36]}{f' status={status}' if status else ''} index={e.index}\n")
+    out.flush()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 1
-    return int(func(args))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "-help", "--help", "help"):
+        print(USAGE.format(jobs=", ".join(c.split()[1] for c in COMMANDS if c.startswith("job "))),
+              file=sys.stdout if args else sys.stderr)
+        return 0 if args else 1
+    if args[0] in ("-v", "-version", "--version", "version"):
+        print(f"nomadlab v{__version__}")
+        return 0
+    if args[0] == "agent":
+        return agent_dev(args[1:])
+    if args[0] == "lab":
+        from .notebook.launch import main as lab_main
+        return int(lab_main(args[1:]))
+    flags, rest = split_api_flags(args)
+    from .api.remote import connect
+    with connect(flags.get("address"), token=flags.get("token"),
+                 namespace=flags.get("namespace"), region=flags.get("region")) as remote:
+        stdin = sys.stdin.read() if _reads_stdin(rest) else None
+        return run(remote, rest, stdin=stdin, out=sys.stdout, err=sys.stderr)
+
+
+def _reads_stdin(argv: list[str]) -> bool:
+    """``-`` as the job file: only then is standard input read (never for a terminal)."""
+    return len(argv) >= 2 and argv[0] == "job" and argv[-1] == "-" and not sys.stdin.isatty()
 
 
 if __name__ == "__main__":  # pragma: no cover

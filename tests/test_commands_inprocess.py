@@ -1,0 +1,177 @@
+"""``nomadlab.commands.run`` against the in-process agent, as the notebook magics use it:
+the same output shapes and exit codes as ``nomad``, and step mode never hangs."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Iterator, Optional
+
+import pytest
+
+import nomadlab as nl
+from nomadlab.commands import run
+
+SLEEPER = """
+job "web" {
+  group "cache" {
+    count = %(count)d
+    task "redis" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started; echo warn >&2; sleep 30"]
+      }
+      resources {
+        cpu    = 50
+        memory = %(memory)d
+      }
+    }
+  }
+}
+"""
+
+TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)"
+
+
+def spec(count: int = 1, memory: int = 32) -> str:
+    return SLEEPER % {"count": count, "memory": memory}
+
+
+@pytest.fixture
+def agent() -> Iterator[nl.Agent]:
+    with nl.dev(mode="step") as c:
+        yield c
+
+
+def nomad(c: nl.Agent, *argv: str, stdin: Optional[str] = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(c, list(argv), stdin=stdin, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_job_run_monitors_the_evaluation_in_step_mode(agent: nl.Agent) -> None:
+    code, out, err = nomad(agent, "job", "run", "-", stdin=spec(count=2))
+    assert code == 0, err
+    lines = out.splitlines()
+    ev = agent.evals("web")[0]
+    assert re.fullmatch(rf'==> {TS}: Monitoring evaluation "{ev.id[:8]}"', lines[0])
+    assert re.fullmatch(rf'    {TS}: Evaluation triggered by job "web"', lines[1])
+    created = [line for line in lines if "created: node" in line]
+    assert len(created) == 2
+    node = agent.nodes()[0].id[:8]
+    for alloc in agent.allocs("web"):
+        assert any(re.fullmatch(rf'    {TS}: Allocation "{alloc.id[:8]}" created: node "{node}", '
+                                r'group "cache"', line) for line in created)
+    assert re.fullmatch(rf'    {TS}: Evaluation status changed: "pending" -> "complete"', lines[-2])
+    assert re.fullmatch(rf'==> {TS}: Evaluation "{ev.id[:8]}" finished with status "complete"',
+                        lines[-1])
+
+
+def test_job_run_detach_and_verbose(agent: nl.Agent) -> None:
+    code, out, _ = nomad(agent, "job", "run", "-detach", "-", stdin=spec())
+    ev = agent.evals("web")[0]
+    assert code == 0 and out == f"Job registration successful\nEvaluation ID: {ev.id}\n"
+    code, out, _ = nomad(agent, "job", "run", "-verbose", "-", stdin=spec(count=2))
+    assert code == 0
+    assert re.search(r'Monitoring evaluation "[0-9a-f-]{36}"', out)
+
+
+def test_placement_failure_exits_2_and_prints_nomads_lines(agent: nl.Agent) -> None:
+    code, out, _ = nomad(agent, "job", "run", "-", stdin=spec(memory=10_000_000))
+    assert code == 2
+    ev = agent.evals("web")[0]
+    lines = out.splitlines()
+    assert re.fullmatch(rf'==> {TS}: Evaluation "{ev.id[:8]}" finished with status "complete" but '
+                        r"failed to place all allocations:", lines[-5])
+    assert re.fullmatch(rf'    {TS}: Task Group "cache" \(failed to place 1 allocation\):', lines[-4])
+    assert lines[-3] == "      * Resources exhausted on 1 nodes"
+    assert lines[-2] == '      * Dimension "memory" exhausted on 1 nodes'
+    assert re.fullmatch(rf'    {TS}: Evaluation "{ev.blocked_eval[:8]}" waiting for additional '
+                        r"capacity to place remainder", lines[-1])
+    code, out, _ = nomad(agent, "eval", "status", ev.id[:6])
+    assert code == 0 and "Placement Failures = true" in out
+    assert '  * Dimension "memory" exhausted on 1 nodes' in out
+    code, out, _ = nomad(agent, "job", "status", "we")
+    assert "Placement Failure\nTask Group \"cache\":\n" in out and "No allocations placed" in out
+
+
+def test_plan_exit_codes(agent: nl.Agent) -> None:
+    code, out, _ = nomad(agent, "job", "plan", "-", stdin=spec())
+    assert code == 1 and out.startswith('+ Job: "web"\n+ Task Group: "cache" (1 create)\n')
+    assert "Scheduler dry-run:\n- All tasks successfully allocated.\n" in out
+    assert nomad(agent, "job", "run", "-", stdin=spec())[0] == 0
+    code, out, _ = nomad(agent, "job", "plan", "-", stdin=spec())
+    assert code == 0 and "Job Modify Index: " in out
+    code, _, err = nomad(agent, "job", "plan", "-", stdin="job {")
+    assert code == 255 and "Error getting job struct" in err
+
+
+def test_status_alloc_status_logs_and_stop(agent: nl.Agent) -> None:
+    assert nomad(agent, "job", "run", "-", stdin=spec())[0] == 0
+    alloc = agent.wait("web", timeout=20)[0]
+    code, out, _ = nomad(agent, "job", "status")
+    assert code == 0 and re.match(r"ID\s+Type\s+Priority\s+Status\s+Submit Date\nweb\s+service\s+50\s+running",
+                                  out)
+    code, out, _ = nomad(agent, "status", "web")
+    assert code == 0 and "Summary\nTask Group  Queued  Starting  Running" in out
+    assert re.search(rf"{alloc.id[:8]}  {alloc.node_id[:8]}  cache       0        run      running", out)
+    code, out, _ = nomad(agent, "alloc", "status", "-verbose", alloc.id[:6])
+    assert code == 0 and f"ID                  = {alloc.id}\n" in out
+    assert "Placement Metrics\nNode " in out and "final score" in out
+    assert 'Task "redis" is "running"' in out
+    for _ in range(100):
+        if nomad(agent, "alloc", "logs", alloc.id[:6])[1]:
+            break
+        agent.wait("web", timeout=1)
+    assert nomad(agent, "alloc", "logs", alloc.id[:6]) == (0, "started\n", "")
+    assert nomad(agent, "alloc", "logs", "-stderr", alloc.id[:6], "redis") == (0, "warn\n", "")
+    assert nomad(agent, "alloc", "logs", alloc.id[:6], "nope")[0] == 1
+    assert nomad(agent, "status", alloc.id[:8])[1].startswith(f"ID                  = {alloc.id[:8]}")
+    code, out, _ = nomad(agent, "job", "stop", "web")
+    assert code == 0 and 'finished with status "complete"' in out
+    assert agent.job("web").stop
+    code, out, _ = nomad(agent, "job", "history", "web")
+    assert code == 0 and out.startswith("Version     = 1\nStable      = false\n")
+    code, out, _ = nomad(agent, "job", "inspect", "web")
+    assert code == 0 and out.startswith('{\n    "Job": {\n        "ID": "web",')
+
+
+def test_nodes_drain_and_eligibility(agent: nl.Agent) -> None:
+    node = agent.nodes()[0]
+    code, out, _ = nomad(agent, "node", "status")
+    assert code == 0 and f"{node.id[:8]}  default    dc1  {node.name}" in out
+    code, out, _ = nomad(agent, "node", "eligibility", "-disable", node.name)
+    assert code == 0 and out == f'Node "{node.id}" scheduling eligibility set: ineligible for scheduling\n'
+    assert agent.node(node.id).scheduling_eligibility == "ineligible"
+    assert nomad(agent, "node", "eligibility", "-enable", node.id[:6])[0] == 0
+    code, out, _ = nomad(agent, "node", "drain", "-enable", "-yes", node.name)
+    assert code == 0 and f'Node "{node.id}" drain strategy set' in out
+    assert agent.node(node.id).drain
+    code, _, err = nomad(agent, "node", "eligibility", "-enable", node.name)
+    assert code == 1 and err.startswith("Error updating scheduling eligibility: ")
+    assert nomad(agent, "node", "drain", "-disable", node.name)[0] == 0
+    assert not agent.node(node.id).drain
+    code, out, _ = nomad(agent, "node", "status", node.name)
+    assert code == 0 and "Allocated Resources\nCPU" in out
+
+
+def test_errors_are_messages_not_tracebacks(agent: nl.Agent) -> None:
+    assert nomad(agent, "job", "status", "nope") == \
+        (1, "", 'Error querying job: No job(s) with prefix or id "nope" found\n')
+    code, _, err = nomad(agent, "alloc", "status", "ffff")
+    assert code == 1 and err.startswith("Error querying allocation: ")
+    code, _, err = nomad(agent, "job", "frobnicate")
+    assert code == 1 and "invalid choice: 'frobnicate'" in err and "usage:" in err
+    code, _, err = nomad(agent, "job", "run", "/no/such/file.hcl")
+    assert code == 1 and err.startswith("Error getting job struct: No such file or directory")
+    code, _, err = nomad(agent, "node", "drain", "x")
+    assert code == 1 and "-enable" in err
+
+
+def test_ambiguous_job_prefix_lists_the_matches(agent: nl.Agent) -> None:
+    for name in ("web-a", "web-b"):
+        agent.submit(spec().replace('job "web"', f'job "{name}"'))
+    agent.run_until_idle()
+    code, out, _ = nomad(agent, "job", "status", "web-")
+    assert code == 1 and out.startswith("Prefix matched multiple jobs\n\nID     Type")
