@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Iterator, Optional
 
-from ..server.events import TOPICS, Event, EventStreamOverflow
+from ..server.events import Event, EventStreamOverflow
 from ..server.state import HistoryTruncated
 from .errors import HTTPError
 from .http import Request, Stream
@@ -30,19 +30,22 @@ UNNAMESPACED = {"Node", "ACLPolicy", "ACLToken"}
 
 
 def parse_topics(values: list[str]) -> dict[str, set[str]]:
-    """``["Job:*", "Allocation:web"]`` -> ``{"Job": {"*"}, "Allocation": {"web"}}``."""
+    """``["Job:*", "Allocation:web", "Node"]`` -> ``{"Job": {"*"}, "Allocation": {"web"},
+    "Node": {"*"}}`` (a bare topic means every key, as in Nomad's parseTopic).
+
+    Like Nomad, an unknown topic is not an error: it simply matches nothing.
+    """
     if not values:
         return {"*": {"*"}}
     topics: dict[str, set[str]] = {}
     for value in values:
-        topic, sep, key = value.partition(":")
-        if not sep or not topic or not key:
-            raise HTTPError(400, f'Invalid key value pair for topic "{value}"; expected '
-                                 '"Topic:Key"')
-        if topic != "*" and topic not in TOPICS:
-            raise HTTPError(400, f'unknown topic "{topic}"; topics are '
-                                 + ", ".join(TOPICS))
-        topics.setdefault(topic, set()).add(key)
+        parts = value.split(":")
+        if len(parts) == 1:
+            parts.append("*")
+        if len(parts) != 2:
+            raise HTTPError(400, "error parsing topics: Invalid key value pair for topic: "
+                                 f"{value}")
+        topics.setdefault(parts[0], set()).add(parts[1])
     return topics
 
 

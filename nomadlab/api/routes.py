@@ -179,7 +179,7 @@ def _wait(raw: str) -> float:
     if not raw:
         return DEFAULT_WAIT
     try:
-        seconds = parse_duration(raw) / 1e9 if not raw.isdigit() else float(raw) / 1e9
+        seconds = parse_duration(raw) / 1e9
     except ValueError:
         raise HTTPError(400, f"Invalid wait time: {raw!r}") from None
     return min(max(seconds, 0.0), MAX_WAIT)
