@@ -142,7 +142,10 @@ class Client:
 
 
 def _reason(err: httpx.HTTPError) -> str:
+    """Go's wording for the common case, so the message reads as ``nomad``'s does."""
     text = str(err) or type(err).__name__
-    if isinstance(err, httpx.ConnectError):
-        return f"connection refused ({text})" if "refused" not in text.lower() else text
+    request = getattr(err, "_request", None)
+    if isinstance(err, httpx.ConnectError) and "refused" in text.lower() and request is not None:
+        url = request.url
+        return f"dial tcp {url.host}:{url.port}: connect: connection refused"
     return text
