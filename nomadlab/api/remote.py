@@ -90,6 +90,11 @@ class Remote:
         return [self.job(stub["ID"], stub.get("Namespace"))
                 for stub in self._get("/v1/jobs", **self._ns(None)) or []]
 
+    def job_stubs(self) -> list[dict]:
+        """The job list as Nomad returns it (JobListStub JSON: one request, no structs,
+        since a stub's ``Periodic`` is a flag where the Job struct holds a block)."""
+        return self._get("/v1/jobs", **self._ns(None)) or []
+
     def job(self, job_id: str, namespace: Optional[str] = None) -> Job:
         try:
             return Job.from_api(self._get(f"/v1/job/{_path(job_id)}", **self._ns(namespace)))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..structs import Allocation, Deployment, Evaluation, Job
+from ..structs import Allocation, Deployment, Evaluation, Job, Node
 
-__all__ = ["job_summary", "job_versions", "eval_allocations", "node_allocations",
-           "latest_deployment", "deployment", "find_job", "settle", "is_in_process",
-           "AmbiguousPrefix"]
+__all__ = ["job_list", "alloc_list", "node_list", "job_summary", "job_versions",
+           "eval_allocations", "node_allocations", "latest_deployment", "deployment",
+           "find_job", "settle", "is_in_process", "AmbiguousPrefix"]
 
 
 class AmbiguousPrefix(LookupError):
@@ -51,6 +51,25 @@ def find_job(cluster: Any, job_id: str, namespace: str = "default") -> Job:
     if matches:
         raise AmbiguousPrefix("job", job_id, matches)
     raise KeyError(f'No job(s) with prefix or id "{job_id}" found')
+
+
+def job_list(cluster: Any) -> list[dict[str, Any]]:
+    """Every job as list JSON: a remote's stubs in one request, the agent's jobs."""
+    if hasattr(cluster, "job_stubs"):
+        return cluster.job_stubs()
+    return [j.to_api() for j in cluster.jobs()]
+
+
+def alloc_list(cluster: Any, job: Job) -> list[Allocation]:
+    """A job's allocations for a table: a remote's list stubs (one request, not one per
+    allocation), the agent's allocations."""
+    if is_in_process(cluster):
+        return cluster.allocs(job.id, job.namespace or "default")
+    return cluster.allocs(job.id, job.namespace or "default", full=False)
+
+
+def node_list(cluster: Any) -> list[Node]:
+    return cluster.nodes() if is_in_process(cluster) else cluster.nodes(full=False)
 
 
 def job_summary(cluster: Any, job: Job) -> Optional[dict[str, Any]]:

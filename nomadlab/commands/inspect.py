@@ -12,6 +12,7 @@ from ..format.evaluation import eval_status as fmt_eval_status
 from ..format.node import node_list, node_status as fmt_node_status
 from .base import EXPECTED, IO, error_message
 from .cluster import node_allocations, settle
+from .cluster import node_list as cluster_nodes
 
 __all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_drain",
            "node_eligibility"]
@@ -104,7 +105,7 @@ def node_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
         settle(cluster)
         if not getattr(args, "node", None):
-            io.print(node_list([n.to_api() for n in cluster.nodes()], args.verbose).text())
+            io.print(node_list([n.to_api() for n in cluster_nodes(cluster)], args.verbose).text())
             return 0
         node = cluster.node(args.node)
         allocs = [a.to_api() for a in node_allocations(cluster, node.id)]

@@ -12,7 +12,8 @@ from ..format.plan import plan_exit_code, plan_output
 from ..jobspec import JobSpecError, parse_job
 from ..structs import Job
 from .base import EXPECTED, IO, ambiguous, error_message, read_spec
-from .cluster import AmbiguousPrefix, find_job, job_summary, job_versions, latest_deployment, settle
+from .cluster import (AmbiguousPrefix, alloc_list, find_job, job_list, job_summary, job_versions,
+                      latest_deployment, settle)
 from .monitor import monitor
 
 __all__ = ["job_init", "job_run", "job_plan", "job_status", "job_stop", "job_validate",
@@ -122,11 +123,11 @@ def job_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
         settle(cluster)
         if not args.job:
-            io.print(fmt_job.job_list([j.to_api() for j in cluster.jobs()]).text())
+            io.print(fmt_job.job_list(job_list(cluster)).text())
             return 0
         job = find_job(cluster, args.job)
         summary = job_summary(cluster, job)
-        allocs = [a.to_api() for a in cluster.allocs(job.id, job.namespace or "default")]
+        allocs = [a.to_api() for a in alloc_list(cluster, job)]
         evals = [e.to_api() for e in cluster.evals(job.id, job.namespace or "default")]
         d = latest_deployment(cluster, job)
     except AmbiguousPrefix as err:
