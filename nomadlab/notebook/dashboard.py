@@ -91,6 +91,7 @@ class Dashboard(widgets.VBox):
         self.panels = (self.cluster_view, self.editor, self.inspector, self.history)
         self.tabs = widgets.Tab(children=list(self.panels), titles=TABS)
         super().__init__([self.header, self.step_controls, self.tabs, self.errors])
+        self.add_class("nomadlab-dashboard")  # a stable handle for styling and browser tests
         self.step_button.on_click(guard("step")(lambda _b: self.step()))
         self.idle_button.on_click(guard("run until idle")(lambda _b: self.run_until_idle()))
         self.tabs.observe(guard("tab")(lambda _c: self.refresh()), "selected_index")

@@ -16,8 +16,15 @@ __all__ = ["ClusterView", "jobs_html"]
 MAX_ALLOCS_SHOWN = 30
 
 
+_CELL = "padding:1px 12px 1px 0;text-align:left;font-family:monospace"
+
+
 def _cell(value: object) -> str:
-    return f"<td>{html.escape(str(value))}</td>"
+    return f"<td style='{_CELL}'>{html.escape(str(value))}</td>"
+
+
+def _head(*names: str) -> str:
+    return "<tr>" + "".join(f"<th style='{_CELL}'>{n}</th>" for n in names) + "</tr>"
 
 
 def jobs_html(c: Any) -> str:
@@ -30,8 +37,8 @@ def jobs_html(c: Any) -> str:
     counts: dict[str, Counter] = {}
     for a in allocs:
         counts.setdefault(a.job_id, Counter())[a.client_status] += 1
-    rows = ["<table class='nomadlab-jobs'><tr><th>ID</th><th>Type</th><th>Priority</th>"
-            "<th>Status</th><th>Allocations</th></tr>"]
+    rows = ["<table class='nomadlab-jobs'>" +
+            _head("ID", "Type", "Priority", "Status", "Allocations")]
     for job in jobs:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.get(job.id, Counter()).items()))
         rows.append("<tr>" + "".join(_cell(v) for v in (job.id, job.type, job.priority,
@@ -39,8 +46,8 @@ def jobs_html(c: Any) -> str:
     rows.append("</table>")
     names = {n.id: n.name for n in c.nodes()}
     newest = sorted(allocs, key=lambda a: (a.create_index, a.name), reverse=True)
-    rows.append("<table class='nomadlab-allocs'><tr><th>Alloc ID</th><th>Job</th>"
-                "<th>Task Group</th><th>Node</th><th>Desired</th><th>Status</th></tr>")
+    rows.append("<br><table class='nomadlab-allocs'>" +
+                _head("Alloc ID", "Job", "Task Group", "Node", "Desired", "Status"))
     for a in newest[:MAX_ALLOCS_SHOWN]:
         rows.append("<tr>" + "".join(_cell(v) for v in (
             a.id[:8], a.job_id, a.task_group, names.get(a.node_id, a.node_id[:8]),

@@ -41,6 +41,8 @@ class JobEditor(widgets.VBox):
                                               f"{label.lower()} (this spec)")
                         for label in COMMANDS}
         self.buttons["Run"].button_style = "primary"
+        for label, button in self.buttons.items():
+            button.add_class(f"nomadlab-{label.lower()}")
         self.result = widgets.HTML()
         super().__init__([self.text, widgets.HBox(list(self.buttons.values())), self.result])
         traitlets.link((self.text, "value"), (self, "spec"))

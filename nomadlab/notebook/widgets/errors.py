@@ -36,6 +36,7 @@ class ErrorLog(widgets.Output):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.add_class("nomadlab-errors")
         self.count = 0
         self._last = ""
 

@@ -43,7 +43,9 @@ class HistoryScrubber(widgets.VBox):
         newest = state.index
         oldest = kept[0][0] if kept else newest
         following = self.slider.value >= self.slider.max
-        keep_selection(self.jobs, [(j.id, j.id) for j in self.cluster.jobs()])
+        jobs = self.cluster.jobs()
+        latest = max(jobs, key=lambda j: j.modify_index).id if jobs else None
+        keep_selection(self.jobs, [(j.id, j.id) for j in jobs], default=latest)
         with self.slider.hold_trait_notifications():
             self.slider.max = max(newest, oldest)
             self.slider.min = oldest

@@ -4,7 +4,7 @@ and, for one task group, the why-not matrix (nodes x feasibility checks, coloure
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import ipywidgets as widgets
 import traitlets
@@ -14,15 +14,18 @@ from .figures import png
 __all__ = ["EvalInspector", "keep_selection"]
 
 
-def keep_selection(dropdown: widgets.Dropdown, options: list[tuple[str, str]]) -> None:
+def keep_selection(dropdown: widgets.Dropdown, options: list[tuple[str, str]],
+                   default: Optional[str] = None) -> None:
     """Give ``dropdown`` new options without losing what the learner selected (ipywidgets
-    resets the value when the options change)."""
+    resets the value when the options change); with nothing selected yet, ``default`` (or
+    the first option)."""
     if list(dropdown.options) == options:
         return
     chosen = dropdown.value
     values = [v for _, v in options]
     dropdown.options = options
-    want = chosen if chosen in values else (values[0] if values else None)
+    fallback = default if default in values else (values[0] if values else None)
+    want = chosen if chosen in values else fallback
     if dropdown.value != want:
         dropdown.value = want
 
