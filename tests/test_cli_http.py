@@ -94,8 +94,7 @@ def test_run_watch_status_logs_and_stop(address: str, tmp_path: Path) -> None:
                         lines[-1])
 
     deadline = time.monotonic() + 30
-    while "running  " not in nomad(address, "job", "status", "hello").stdout or \
-            nomad(address, "job", "status", "hello").stdout.count(" running ") < 2:
+    while nomad(address, "job", "status", "hello").stdout.count(" running ") < 2:
         assert time.monotonic() < deadline, "allocations did not start"
         time.sleep(0.2)
     status = nomad(address, "status", "hello")
@@ -165,6 +164,34 @@ def test_nodes_flags_and_errors(address: str) -> None:
     port = free_port()
     refused = nomad(address, "status", f"-address=http://127.0.0.1:{port}")
     assert refused.returncode == 1 and "connect: connection refused" in refused.stderr
+
+
+def test_alloc_logs_follow_streams_until_the_task_ends(address: str) -> None:
+    batch = """
+job "countdown" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo one; sleep 1; echo two; sleep 1; echo three"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"""
+    run = nomad(address, "job", "run", "-", stdin=batch)
+    assert run.returncode == 0, run.stderr
+    alloc = re.search(r'Allocation "([0-9a-f]{8})" created', run.stdout).group(1)
+    follow = nomad(address, "alloc", "logs", "-f", alloc)
+    assert follow.returncode == 0, follow.stderr
+    assert follow.stdout == "one\ntwo\nthree\n"
+    assert "complete" in nomad(address, "alloc", "status", alloc).stdout
 
 
 def test_usage() -> None:

@@ -12,7 +12,7 @@ in full, so a struct from either has the same fields.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 from urllib.parse import quote
 
 from ..structs import Allocation, Deployment, Evaluation, Job, Node
@@ -180,6 +180,17 @@ class Remote:
         return self.client.request("GET", f"/v1/client/fs/logs/{_path(alloc.id)}",
                                    {"task": task, "type": stream, "plain": True,
                                     "origin": "start", "offset": 0}, raw=True).data
+
+    def follow_logs(self, alloc_id: str, task: str, stream: str = "stdout",
+                    offset: int = 0) -> Iterator[str]:
+        """What the task writes from byte ``offset`` on, as it writes it, until the task
+        can write no more (Nomad's ``follow=true`` log stream)."""
+        alloc = self.alloc(alloc_id)
+        for chunk in self.client.stream_text(f"/v1/client/fs/logs/{_path(alloc.id)}", task=task,
+                                             type=stream, plain=True, follow=True,
+                                             origin="start", offset=offset):
+            if chunk:
+                yield chunk
 
     # -- writes -----------------------------------------------------------------------
 

@@ -79,26 +79,35 @@ def alloc_logs(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     io.out.flush()
     if not args.f:
         return 0
-    seen = len(text)
     try:
-        while True:
-            settle(cluster)
-            alloc = cluster.alloc(alloc.id)
-            state = alloc.task_states.get(task)
-            text = cluster.logs(alloc.id, task, stream)
-            if len(text) > seen:
-                io.out.write(text[seen:])
+        if hasattr(cluster, "follow_logs"):
+            for chunk in cluster.follow_logs(alloc.id, task, stream, offset=len(text.encode())):
+                io.out.write(chunk)
                 io.out.flush()
-                seen = len(text)
-            if (state is not None and state.state == "dead") or \
-                    alloc.client_status in ("complete", "failed", "lost"):
-                return 0
-            time.sleep(0.2)
+            return 0
+        return _poll_logs(cluster, io, alloc.id, task, stream, len(text))
     except KeyboardInterrupt:
         return 0
     except EXPECTED as err:
         io.error(f"Error reading {stream} logs: {error_message(err)}")
         return 1
+
+
+def _poll_logs(cluster: Any, io: IO, alloc_id: str, task: str, stream: str, seen: int) -> int:
+    """``-f`` on the in-process agent: print what is new until the task is dead."""
+    while True:
+        settle(cluster)
+        alloc = cluster.alloc(alloc_id)
+        state = alloc.task_states.get(task)
+        text = cluster.logs(alloc_id, task, stream)
+        if len(text) > seen:
+            io.out.write(text[seen:])
+            io.out.flush()
+            seen = len(text)
+        if (state is not None and state.state == "dead") or \
+                alloc.client_status in ("complete", "failed", "lost"):
+            return 0
+        time.sleep(0.2)
 
 
 def node_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
