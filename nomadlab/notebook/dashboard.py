@@ -31,11 +31,14 @@ RUN_UNTIL_IDLE_TIMEOUT = 120.0
 
 
 class _Refresher:
-    """A daemon thread that runs ``refresh`` once per burst of state changes."""
+    """A daemon thread that runs ``refresh`` once per burst of state changes, and every
+    ``every`` seconds when there is no change feed to wake it (a remote cluster)."""
 
-    def __init__(self, refresh: Callable[[], None], debounce: float) -> None:
+    def __init__(self, refresh: Callable[[], None], debounce: float,
+                 every: Optional[float] = None) -> None:
         self._refresh = refresh
         self._debounce = debounce
+        self.every = every
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nomadlab-dashboard",
@@ -51,7 +54,7 @@ class _Refresher:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
+            self._wake.wait(self.every)
             if self._stopped.is_set():
                 return
             time.sleep(self._debounce)  # let the burst (plan applied, allocs updated) land
@@ -70,7 +73,8 @@ class Dashboard(widgets.VBox):
     index = traitlets.Int(0)
     steps = traitlets.List(traitlets.Unicode())
 
-    def __init__(self, cluster: Optional[Any] = None, *, debounce: float = 0.25) -> None:
+    def __init__(self, cluster: Optional[Any] = None, *, debounce: float = 0.25,
+                 poll: float = 2.0) -> None:
         self.errors = ErrorLog()
         guard = self.errors.guard
         self.header = widgets.HTML()
@@ -95,6 +99,7 @@ class Dashboard(widgets.VBox):
         self.step_button.on_click(guard("step")(lambda _b: self.step()))
         self.idle_button.on_click(guard("run until idle")(lambda _b: self.run_until_idle()))
         self.tabs.observe(guard("tab")(lambda _c: self.refresh()), "selected_index")
+        self._poll = poll
         self._refresher = _Refresher(self.refresh, debounce)
         self._unsubscribe: Callable[[], None] = self._subscribe()
         self._unfollow = session.on_change(self._agent_changed) if cluster is None else None
@@ -103,10 +108,14 @@ class Dashboard(widgets.VBox):
     # -- following the state -----------------------------------------------------------
 
     def _subscribe(self) -> Callable[[], None]:
-        """Wake the refresher on every commit; the feed's callback must be quick."""
+        """Wake the refresher on every commit (the feed's callback must be quick); a
+        cluster read over HTTP has no feed here, so it is read every ``poll`` seconds."""
         state = getattr(self.cluster, "state", None)
         if state is None or not hasattr(state, "subscribe"):
+            self._refresher.every = self._poll
+            self._refresher.poke()  # it may be waiting without a timeout
             return lambda: None
+        self._refresher.every = None
         return state.subscribe(lambda _events: self._refresher.poke())
 
     def _agent_changed(self, new: Any) -> None:
@@ -137,10 +146,12 @@ class Dashboard(widgets.VBox):
     def _refresh_header(self) -> None:
         c = self.cluster
         mode = getattr(c, "mode", "")
-        index = c.state.index
+        state = getattr(c, "state", None)
+        index = state.index if state is not None else c.index
         running = sum(1 for a in c.allocs() if a.client_status == "running")
+        where = f"{html.escape(mode)} mode" if mode else html.escape(getattr(c, "address", ""))
         self.header.value = (
-            f"<b>nomadlab</b> &nbsp; {html.escape(mode)} mode &nbsp;|&nbsp; state index "
+            f"<b>nomadlab</b> &nbsp; {where} &nbsp;|&nbsp; state index "
             f"<b>{index}</b> &nbsp;|&nbsp; {len(c.nodes())} node(s) &nbsp;|&nbsp; "
             f"{len(c.jobs())} job(s) &nbsp;|&nbsp; {running} allocation(s) running")
         self.step_controls.layout.display = None if mode == "step" else "none"

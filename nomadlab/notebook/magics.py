@@ -35,7 +35,8 @@ Notebook-only commands:
     %nomad agent -dev [-clients N] [-nodes N] [-mode auto|step] [-seed N]
         restart the kernel's agent with that shape (the old one is shut down)
     %nomad step [N | -all]
-        step mode: advance one stage (or N, or until idle) and say what happened
+        step mode: advance one stage (or N, or until idle) and say what happened;
+        `%%nomad job run -detach` registers a job and leaves its evaluation to step
 Cell magics (the job spec is the cell body):
     %%nomad job run | %%nomad job plan | %%nomad job validate"""
 

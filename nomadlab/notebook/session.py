@@ -216,6 +216,9 @@ def describe(a: Any, started_in: Optional[float] = None) -> str:
     if docker_missing:
         lines.append("No Docker engine here, so the labs use the exec driver and simulated "
                      "nodes instead of containers.")
-    lines.append("Try: %nomad node status   |   %%nomad job run (with a job spec in the cell)"
-                 + ("   |   %nomad step" if a.mode == "step" else ""))
+    if a.mode == "step":
+        lines.append("Try: %%nomad job run -detach (a job spec in the cell), then %nomad step "
+                     "to move it one stage at a time")
+    else:
+        lines.append("Try: %nomad node status   |   %%nomad job run (a job spec in the cell)")
     return "\n".join(lines)

@@ -139,6 +139,9 @@ def test_lab02_dashboard_runs_a_job_in_jupyterlab(lab: Lab) -> None:
             dashboard = page.locator(".nomadlab-dashboard").first
             dashboard.scroll_into_view_if_needed()
             expect(dashboard).to_be_visible(timeout=30_000)
+            # Later cells submitted jobs with c.submit(), not through the dashboard: only the
+            # change feed (a background thread in the kernel) can have told it.
+            expect(dashboard).to_contain_text("2 job(s)", timeout=30_000)
             dashboard.locator(".lm-TabBar-tab", has_text="Job editor").click()
             run = dashboard.locator(".nomadlab-run")
             expect(run).to_be_visible()

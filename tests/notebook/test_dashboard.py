@@ -293,3 +293,28 @@ def test_progress_track_outside_a_kernel_just_iterates() -> None:
     assert bar.bar.value == 4
     bar.finish("done")
     assert bar.bar.bar_style == "success" and bar.label.value == "done"
+
+
+def test_dashboard_over_a_clusters_http_api(dash_factory) -> None:
+    """The same views against nl.connect(...): polled, drawn from AllocMetric counts."""
+    c = nl.dev(clients=1, seed=2, http=0)
+    remote = nl.connect(c.http_addr)
+    try:
+        d = dash_factory(remote, poll=0.1)
+        assert d.step_controls.layout.display == "none"
+        assert remote.address in d.header.value
+        d.editor.spec = SLEEP_JOB % 2
+        d.editor.buttons["Run"].click()
+        assert d.editor.exit_code == 0, d.editor.output
+        c.wait("sleepy", timeout=10)
+        until(lambda: "2 allocation(s) running" in d.header.value)  # polled, no change feed
+        assert "2 running" in d.cluster_view.jobs.value
+        d.tabs.selected_index = d.panels.index(d.inspector)
+        assert "AllocMetric" in d.inspector.trace.value
+        assert d.inspector.task_group == "g" and png_size(d.inspector.funnel.value)[0] > 200
+        d.tabs.selected_index = d.panels.index(d.history)
+        assert "(now)" in d.history.caption.value and d.history.slider.disabled
+        assert d.errors.count == 0, d.errors.outputs
+    finally:
+        remote.close()
+        c.shutdown()

@@ -209,3 +209,14 @@ def test_an_internal_error_names_itself_and_keeps_the_traceback(ip, capsys) -> N
     assert "nomadlab internal error" in err and "%tb" in err
     assert "Traceback" not in err
     assert isinstance(sys.last_value, Exception), "%tb can show where it failed"
+
+
+def test_step_mode_detached_run_waits_for_steps(ip, capsys) -> None:
+    cell(ip, "agent -dev -clients 0 -nodes 1 -mode step")
+    assert "%%nomad job run -detach" in capsys.readouterr().out
+    cell(ip, "job run -detach", JOB)
+    out = capsys.readouterr().out
+    assert "Evaluation ID" in out and not session.agent().allocs("web")
+    cell(ip, "step -all")
+    assert "plan-applied" in capsys.readouterr().out
+    assert len(session.agent().allocs("web")) == 3

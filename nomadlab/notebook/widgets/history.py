@@ -36,12 +36,20 @@ class HistoryScrubber(widgets.VBox):
         self.observe(guard("history scrubber")(lambda _: self._draw()), ["index", "job_id"])
         self._drawn: tuple = ()
 
+    def _keeps_history(self) -> bool:
+        """The in-process agent keeps past states; a cluster read over HTTP only its present."""
+        return hasattr(getattr(self.cluster, "state", None), "snapshot_at")
+
     def refresh(self) -> None:
         """Widen the slider to the states kept now; at the newest index, move with it."""
-        state = self.cluster.state
-        kept = state.history()
-        newest = state.index
-        oldest = kept[0][0] if kept else newest
+        if self._keeps_history():
+            state = self.cluster.state
+            kept = state.history()
+            newest = state.index
+            oldest = kept[0][0] if kept else newest
+        else:
+            newest = oldest = self.cluster.index
+        self.slider.disabled = oldest == newest
         following = self.slider.value >= self.slider.max
         jobs = self.cluster.jobs()
         latest = max(jobs, key=lambda j: j.modify_index).id if jobs else None
@@ -62,7 +70,9 @@ class HistoryScrubber(widgets.VBox):
             self.graph.value = b""
             self._drawn = (self.job_id, self.index)
             return
-        past = nl.viz.read_source(self.cluster, self.index)
+        if not self._keeps_history() and self.index != self.cluster.index:
+            return  # the index moved on while drawing; the next refresh draws the present
+        past = nl.viz.read_source(self.cluster, self.index if self._keeps_history() else None)
         if self.job_id not in {j.id for j in past.jobs()}:
             self.caption.value = (f"<i>Job {html.escape(self.job_id)} was not registered yet "
                                   f"at index {self.index}.</i>")

@@ -83,9 +83,13 @@ class EvalInspector(widgets.VBox):
             self.trace.value = trace._repr_html_()
             groups = sorted(trace.groups())
         else:
-            self.trace.value = ("<i>This evaluation placed nothing, so it has no per-node "
-                                "trace.</i>")
-            groups = sorted(ev.failed_tg_allocs or {})
+            placed = sorted({a.task_group for a in self.cluster.allocs(ev.job_id)
+                             if a.eval_id == ev.id and a.metrics is not None})
+            self.trace.value = (
+                "<i>No per-node trace: a cluster read over its HTTP API keeps only Nomad's "
+                "AllocMetric counts.</i>" if placed else
+                "<i>This evaluation placed nothing, so it has no per-node trace.</i>")
+            groups = sorted({*(ev.failed_tg_allocs or {}), *placed})
         self._drawn = (ev.id, ev.status, ev.modify_index, None)
         keep_selection(self.groups, [(g, g) for g in groups])
         self._draw()
@@ -103,9 +107,9 @@ class EvalInspector(widgets.VBox):
             return
         if self._drawn[3] == self.task_group and self.funnel.value:
             return
-        ev = self.cluster.eval(self.eval_id)
-        self.funnel.value = png(nl.viz.draw_funnel(ev, task_group=self.task_group))
-        self.why_not.value = png(nl.viz.draw_why_not(ev, task_group=self.task_group))
+        c, ev, tg = self.cluster, self.eval_id, self.task_group  # c: metrics when no trace
+        self.funnel.value = png(nl.viz.draw_funnel(c, ev, task_group=tg))
+        self.why_not.value = png(nl.viz.draw_why_not(c, ev, task_group=tg))
         self.figure_note.value = (f"<b>Task group {html.escape(self.task_group)}</b>: placement "
                                   "funnel, then why each node was or was not chosen")
         self._drawn = (*self._drawn[:3], self.task_group)
