@@ -210,3 +210,46 @@ def test_alloc_logs_follow_until_the_task_ends() -> None:
         assert code == 0 and out == "one\ntwo\nthree\n"
         assert c.alloc(alloc.id).client_status == "complete"
         assert nomad(c, "alloc", "logs", "-tail", "-n", "2", alloc.id[:8]) == (0, "two\nthree\n", "")
+
+
+def test_job_run_follows_the_deployment_of_the_new_version(agent: nl.Agent) -> None:
+    """The server starts no deployments yet, so one is written into the state store the
+    way the plan applier would; the monitor must find it and report it as nomad does."""
+    from nomadlab.commands.base import IO
+    from nomadlab.commands.monitor import monitor
+    from nomadlab.structs import Deployment, DeploymentState
+
+    assert nomad(agent, "job", "run", "-detach", "-", stdin=spec())[0] == 0
+    agent.run_until_idle()
+    ev = agent.evals("web")[0]
+    groups = {"cache": DeploymentState(desired_total=1, placed_allocs=1, healthy_allocs=1)}
+    d = Deployment(id="0c5e4f8d-0000-4000-8000-000000000001", job_id="web", job_version=0,
+                   task_groups=groups, status="running", status_description="Deployment is running")
+    agent.state.upsert_deployment(d)
+    out = io.StringIO()
+    assert monitor(agent, IO(out, io.StringIO()), ev.id) == 0
+    text = out.getvalue()
+    assert re.search(rf'==> {TS}: Monitoring deployment "0c5e4f8d"\n'
+                     r'    Deployment "0c5e4f8d" is "running" and the agent is idle', text)
+
+    agent.state.upsert_deployment(Deployment(
+        id=d.id, job_id="web", job_version=0, task_groups=groups, status="successful",
+        status_description="Deployment completed successfully"))
+    out = io.StringIO()
+    assert monitor(agent, IO(out, io.StringIO()), ev.id) == 0
+    tail = out.getvalue().split('==> ')[-1].splitlines()
+    assert re.fullmatch(rf'{TS}: Monitoring deployment "0c5e4f8d"', tail[0])
+    assert tail[1:3] == ['  ✓ Deployment "0c5e4f8d" successful', ""]
+    assert re.fullmatch(rf"    {TS}", tail[3])
+    assert tail[4:] == [
+        "    ID          = 0c5e4f8d",
+        "    Job ID      = web",
+        "    Job Version = 0",
+        "    Status      = successful",
+        "    Description = Deployment completed successfully",
+        "",
+        "    Deployed",
+        "    Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline",
+        "    cache       1        1       1        0          N/A"]
+    code, status_text, _ = nomad(agent, "job", "status", "web")
+    assert "Latest Deployment\nID          = 0c5e4f8d\nStatus      = successful\n" in status_text
