@@ -58,7 +58,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    """``nomadlab lab`` (its launcher) on a copy of labs/, a free port and a token."""
+    """``nomadlab lab`` (the README's command) on a copy of labs/, a free port, a token."""
     labs = tmp_path / "labs"
     shutil.copytree(REPO / "labs", labs, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     port, token = _free_port(), secrets.token_hex(16)
@@ -67,7 +67,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "nomadlab.notebook.launch", "--labs", str(labs),
+            [sys.executable, "-m", "nomadlab", "lab", "--labs", str(labs),
              "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
              f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
