@@ -83,8 +83,10 @@ def start(shape: AgentShape) -> Any:
         _retire(shut_down=_session.owned)
         begin = time.perf_counter()
         new = _dev(nl, shape)
-        for i in range(shape.nodes):
-            new.add_node(name=f"sim-{i + 1}")
+        if shape.nodes:
+            from .progress import track  # a thousand nodes take seconds: show it
+            for i in track(range(shape.nodes), description="simulated nodes"):
+                new.add_node(name=f"sim-{i + 1}")
         _install(new, owned=True, started_in=time.perf_counter() - begin)
         return new
 

@@ -138,8 +138,10 @@ def _kernel(tmp_path: Path, spec: dict | None = None) -> KernelManager:
                          kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels / "kernels")]))
 
 
-def _execute(km: KernelManager, code: str, timeout: float = 60) -> tuple[str, str]:
-    """Run ``code`` in the kernel; (stdout, stderr) of the cell."""
+def _execute(km: KernelManager, code: str, timeout: float = 60,
+             displayed: list[dict] | None = None) -> tuple[str, str]:
+    """Run ``code`` in the kernel; (stdout, stderr) of the cell; rich outputs (widgets)
+    are appended to ``displayed``."""
     client = km.client()
     client.start_channels()
     client.wait_for_ready(timeout=30)
@@ -151,6 +153,8 @@ def _execute(km: KernelManager, code: str, timeout: float = 60) -> tuple[str, st
             (out if msg["content"]["name"] == "stdout" else err).append(msg["content"]["text"])
         elif msg["msg_type"] == "error":
             err.append("\n".join(msg["content"]["traceback"]))
+        elif msg["msg_type"] == "display_data" and displayed is not None:
+            displayed.append(msg["content"]["data"])
     try:
         client.execute_interactive(code, output_hook=hook, timeout=timeout)
     finally:
@@ -185,6 +189,20 @@ def test_the_lab_kernel_has_the_magics_without_load_ext(tmp_path) -> None:
         assert "client-1" in out and "ready" in out, err
         out, err = _execute(km, "%load_ext nomadlab")
         assert "already runs" in out, (out, err)
+    finally:
+        km.shutdown_kernel(now=False)
+
+
+def test_many_simulated_nodes_show_a_progress_bar_in_a_kernel(tmp_path) -> None:
+    km = _kernel(tmp_path)
+    km.start_kernel(cwd=str(tmp_path))
+    displayed: list[dict] = []
+    try:
+        _execute(km, "%load_ext nomadlab")
+        out, err = _execute(km, "%nomad agent -dev -clients 0 -nodes 40", displayed=displayed)
+        assert "simulated  40 node(s)" in out, err
+        widgets = [d for d in displayed if "application/vnd.jupyter.widget-view+json" in d]
+        assert len(widgets) == 1, "one progress bar was displayed"
     finally:
         km.shutdown_kernel(now=False)
 
