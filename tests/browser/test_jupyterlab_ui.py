@@ -151,12 +151,12 @@ def test_lab02_dashboard_runs_a_job_in_jupyterlab(lab: Lab) -> None:
             dashboard.screenshot(path=str(SCREENSHOTS / "lab02-dashboard-editor.png"))
 
             dashboard.locator(".lm-TabBar-tab", has_text="Cluster").click()
-            jobs = dashboard.locator("table.nomadlab-jobs")
+            jobs = dashboard.locator(".nomadlab-jobs")
             expect(jobs.locator("tr", has_text="hello")).to_contain_text("running",
                                                                          timeout=30_000)
-            allocs = dashboard.locator("table.nomadlab-allocs")
-            expect(allocs.locator("tr", has_text="hello").filter(has_text="running")
-                   .first).to_be_visible(timeout=30_000)
+            allocs = dashboard.locator(".nomadlab-allocs", has_text='job "hello"')
+            expect(allocs.locator("tr").filter(has_text="running").first).to_be_visible(
+                timeout=30_000)
             topology = dashboard.locator("img").first
             expect(topology).to_be_visible()
             dashboard.scroll_into_view_if_needed()

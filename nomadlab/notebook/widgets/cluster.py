@@ -3,8 +3,6 @@ jobs with their allocations, the way ``nomad status`` and ``nomad job status`` l
 
 from __future__ import annotations
 
-import html
-from collections import Counter
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,47 +14,24 @@ __all__ = ["ClusterView", "jobs_html"]
 MAX_ALLOCS_SHOWN = 30
 
 
-_CELL = "padding:1px 12px 1px 0;text-align:left;font-family:monospace"
-
-
-def _cell(value: object) -> str:
-    return f"<td style='{_CELL}'>{html.escape(str(value))}</td>"
-
-
-def _head(*names: str) -> str:
-    return "<tr>" + "".join(f"<th style='{_CELL}'>{n}</th>" for n in names) + "</tr>"
-
-
 def jobs_html(c: Any) -> str:
-    """Jobs (ID, Type, Priority, Status, Allocations) and the newest allocations (ID,
-    Job, Task Group, Node, Desired, Status), as Nomad's CLI columns them."""
+    """``nomad status`` (the job list), then each job's newest allocations as ``nomad job
+    status <job>`` tables them: the CLI's own renderers (:mod:`nomadlab.format`), so the
+    dashboard and the terminal show the same columns and words."""
+    from ...format import Document, Heading, alloc_list, job_list
     jobs = c.jobs()
-    if not jobs:
-        return "<div class='nomadlab-jobs'><i>No running jobs</i></div>"
-    allocs = c.allocs()
-    counts: dict[str, Counter] = {}
-    for a in allocs:
-        counts.setdefault(a.job_id, Counter())[a.client_status] += 1
-    rows = ["<table class='nomadlab-jobs'>" +
-            _head("ID", "Type", "Priority", "Status", "Allocations")]
+    parts = [f"<div class='nomadlab-jobs'>{job_list([j.to_api() for j in jobs]).html()}</div>"]
+    allocs = sorted(c.allocs(), key=lambda a: (a.create_index, a.name), reverse=True)
+    shown = allocs[:MAX_ALLOCS_SHOWN]
     for job in jobs:
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.get(job.id, Counter()).items()))
-        rows.append("<tr>" + "".join(_cell(v) for v in (job.id, job.type, job.priority,
-                                                        job.status, summary or "none")) + "</tr>")
-    rows.append("</table>")
-    names = {n.id: n.name for n in c.nodes()}
-    newest = sorted(allocs, key=lambda a: (a.create_index, a.name), reverse=True)
-    rows.append("<br><table class='nomadlab-allocs'>" +
-                _head("Alloc ID", "Job", "Task Group", "Node", "Desired", "Status"))
-    for a in newest[:MAX_ALLOCS_SHOWN]:
-        rows.append("<tr>" + "".join(_cell(v) for v in (
-            a.id[:8], a.job_id, a.task_group, names.get(a.node_id, a.node_id[:8]),
-            a.desired_status, a.client_status)) + "</tr>")
-    rows.append("</table>")
-    if len(newest) > MAX_ALLOCS_SHOWN:
-        rows.append(f"<div><i>{len(newest) - MAX_ALLOCS_SHOWN} older allocations not shown"
-                    "</i></div>")
-    return "".join(rows)
+        mine = [a.to_api() for a in shown if a.job_id == job.id]
+        if mine:
+            section = Document([Heading(f'Allocations of job "{job.id}"'), alloc_list(mine)])
+            parts.append(f"<div class='nomadlab-allocs'>{section.html()}</div>")
+    if len(allocs) > MAX_ALLOCS_SHOWN:
+        parts.append(f"<div><i>{len(allocs) - MAX_ALLOCS_SHOWN} older allocations not shown"
+                     "</i></div>")
+    return "".join(parts)
 
 
 class ClusterView(widgets.VBox):
