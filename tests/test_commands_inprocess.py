@@ -133,6 +133,9 @@ def test_status_alloc_status_logs_and_stop(agent: nl.Agent) -> None:
     assert nomad(agent, "alloc", "logs", "-stderr", alloc.id[:6], "redis") == (0, "warn\n", "")
     assert nomad(agent, "alloc", "logs", alloc.id[:6], "nope")[0] == 1
     assert nomad(agent, "status", alloc.id[:8])[1].startswith(f"ID                  = {alloc.id[:8]}")
+    code, out, _ = nomad(agent, "eval", "status", alloc.eval_id)
+    assert code == 0 and "Placement Failures = false\n\nPlaced Allocations\nID        Node ID" in out
+    assert f"\n{alloc.id[:8]}  {alloc.node_id[:8]}  cache" in out
     code, out, _ = nomad(agent, "job", "stop", "web")
     assert code == 0 and 'finished with status "complete"' in out
     assert agent.job("web").stop

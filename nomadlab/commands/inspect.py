@@ -11,7 +11,7 @@ from ..format.allocation import alloc_status as fmt_alloc_status
 from ..format.evaluation import eval_status as fmt_eval_status
 from ..format.node import node_list, node_status as fmt_node_status
 from .base import EXPECTED, IO, error_message
-from .cluster import node_allocations, settle
+from .cluster import eval_allocations, node_allocations, settle
 from .cluster import node_list as cluster_nodes
 
 __all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_drain",
@@ -22,10 +22,12 @@ def eval_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
         settle(cluster)
         ev = cluster.eval(args.eval)
+        allocs = [a.to_api() for a in eval_allocations(cluster, ev)]
     except EXPECTED as err:
         io.error(f"Error querying evaluation: {error_message(err)}")
         return 1
-    io.print(fmt_eval_status(ev.to_api(), verbose=args.verbose).text())
+    allocs.sort(key=lambda a: (-a.get("CreateIndex", 0), a.get("Name", "")))
+    io.print(fmt_eval_status(ev.to_api(), verbose=args.verbose, allocs=allocs).text())
     return 0
 
 

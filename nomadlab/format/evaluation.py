@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .document import KV, Document, Line
+from .job import alloc_list
 from .metrics import alloc_metric_lines, failed_noun
 from .units import SHORT_ID, format_time, limit, pretty_time_diff
 
@@ -27,9 +28,10 @@ def failed_placement_lines(ev: dict[str, Any], length: Optional[int] = SHORT_ID,
     return out
 
 
-def eval_status(ev: dict[str, Any], verbose: bool = False, now: Optional[int] = None) -> Document:
-    """The evaluation's fields and, when it could not place everything, its Failed
-    Placements exactly as Nomad lists them."""
+def eval_status(ev: dict[str, Any], verbose: bool = False, now: Optional[int] = None,
+                allocs: Optional[list[dict[str, Any]]] = None) -> Document:
+    """The evaluation's fields, the allocations it placed (when given and there are any)
+    and, when it could not place everything, its Failed Placements as Nomad lists them."""
     length = None if verbose else SHORT_ID
     failures = bool(ev.get("FailedTGAllocs"))
     rows = [("ID", limit(ev.get("ID", ""), length)),
@@ -53,6 +55,8 @@ def eval_status(ev: dict[str, Any], verbose: bool = False, now: Optional[int] = 
         rows += [("Previous Eval", ev.get("PreviousEval", "")), ("Next Eval", ev.get("NextEval", "")),
                  ("Blocked Eval", ev.get("BlockedEval", ""))]
     doc = Document([KV(rows)])
+    if allocs:
+        doc.section("Placed Allocations", alloc_list(allocs, verbose, now))
     if failures:
         doc.section("Failed Placements", *failed_placement_lines(ev, length))
     return doc
