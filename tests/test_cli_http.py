@@ -196,5 +196,7 @@ job "countdown" {
 
 def test_usage() -> None:
     assert nomad("http://127.0.0.1:1", "--help").stdout.startswith("Usage: nomadlab ")
+    lab = nomad("http://127.0.0.1:1", "lab", "--help")
+    assert lab.returncode == 0 and lab.stdout.startswith("usage: nomadlab lab")
     bad = nomad("http://127.0.0.1:1", "alloc", "logs")
     assert bad.returncode == 1 and "usage: nomadlab alloc logs" in bad.stderr

@@ -185,9 +185,12 @@ def monitor(cluster: Any, io: IO, eval_id: str, verbose: bool = False,
 
 
 def _deployment_for(cluster: Any, ev: Evaluation) -> Optional[Deployment]:
-    """The evaluation's deployment, or the one started for the job version it scheduled."""
+    """The evaluation's deployment, or the one started for the job version a registration
+    scheduled (a stop starts none)."""
     if ev.deployment_id:
         return deployment(cluster, ev.deployment_id)
+    if ev.triggered_by != "job-register":
+        return None
     try:
         job = cluster.job(ev.job_id, ev.namespace)
     except (KeyError, LookupError):
