@@ -116,8 +116,8 @@ def test_status_alloc_status_logs_and_stop(agent: nl.Agent) -> None:
     assert nomad(agent, "job", "run", "-", stdin=spec())[0] == 0
     alloc = agent.wait("web", timeout=20)[0]
     code, out, _ = nomad(agent, "job", "status")
-    assert code == 0 and re.match(r"ID\s+Type\s+Priority\s+Status\s+Submit Date\nweb\s+service\s+50\s+running",
-                                  out)
+    assert code == 0
+    assert re.match(r"ID\s+Type\s+Priority\s+Status\s+Submit Date\nweb\s+service\s+50\s+running", out)
     code, out, _ = nomad(agent, "status", "web")
     assert code == 0 and "Summary\nTask Group  Queued  Starting  Running" in out
     assert re.search(rf"{alloc.id[:8]}  {alloc.node_id[:8]}  cache       0        run      running", out)
