@@ -6,6 +6,7 @@ mode where the dashboard must follow on its own) and the widgets' own click hand
 
 from __future__ import annotations
 
+import html
 import struct
 import time
 from typing import Callable, Iterator
@@ -181,6 +182,8 @@ def test_inspector_on_a_placement_failure(step_cluster, dash_factory) -> None:
     d.inspector.evals.value = ev.id
     assert "huge" in d.inspector.task_group
     assert "tiny" in d.inspector.trace.value
+    summary = html.unescape(d.inspector.summary.value)  # nomad eval status, the CLI's words
+    assert "Failed Placements" in summary and 'Dimension "memory" exhausted' in summary
     rows = nl.viz.why_not(c.eval(ev.id), task_group="huge")
     outcomes = {r["node"]: r["outcome"] for r in rows}
     assert outcomes["tiny"] != "chosen" and "chosen" not in outcomes.values()

@@ -74,10 +74,11 @@ class EvalInspector(widgets.VBox):
         self._show(self.cluster.eval(change["new"]))
 
     def _show(self, ev: Any) -> None:
-        self.summary.value = (
-            f"<div><b>{html.escape(ev.id[:8])}</b> job <b>{html.escape(ev.job_id)}</b>, "
-            f"{html.escape(ev.type)} evaluation triggered by {html.escape(ev.triggered_by)}: "
-            f"<b>{html.escape(ev.status)}</b> {html.escape(ev.status_description)}</div>")
+        """``nomad eval status`` (placement failures in the CLI's words), then the trace."""
+        from ...format import eval_status
+        placed = [a.to_api() for a in self.cluster.allocs(ev.job_id) if a.eval_id == ev.id]
+        placed.sort(key=lambda a: (-a.get("CreateIndex", 0), a.get("Name", "")))
+        self.summary.value = eval_status(ev.to_api(), allocs=placed).html()
         trace = ev.trace
         if trace is not None and trace.placements:
             self.trace.value = trace._repr_html_()
