@@ -140,6 +140,13 @@ def test_viz_falls_back_to_alloc_metric_against_a_remote(other_process: str) -> 
     ev = remote.evals("web")[-1]
     funnel = nl.viz.placement_funnel(remote, ev.id)
     assert funnel.graph["source"] == "metric"
+    assert "AllocMetric" in str(nl.viz.why_not_table(remote, ev.id))
+    topology = nl.viz.topology(remote)
+    assert len(topology) == 1 and topology[0]["name"] == "client-1"
+    timeline = nl.viz.timeline(remote, "web")
+    assert len(timeline.segments) == 2 and "task event times" in timeline.note
+    with pytest.raises(ValueError, match="read as it is now"):
+        nl.viz.job_graph(remote, "web", index=3)
 
 
 def test_errors_print_as_nomads(other_process: str) -> None:
