@@ -52,9 +52,17 @@ def _engine() -> str:
     return ""
 
 
-def _run(path: Path) -> str:
-    """Execute the notebook in a fresh kernel; all its text output, in order."""
+def _run(path: Path, solution: str = "") -> str:
+    """Execute the notebook in a fresh kernel; all its text output, in order.
+
+    ``solution`` replaces the exercise cell (the one the learner edits) first.
+    """
     notebook = nbformat.read(path, as_version=4)
+    if solution:
+        marker = SOLUTIONS[path.name[:2]][0]
+        cells = [cell for cell in notebook.cells if cell.source.startswith(marker)]
+        assert len(cells) == 1, f"{path.name}: one exercise cell should start with {marker!r}"
+        cells[0].source = solution
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     chunks = []
@@ -65,6 +73,84 @@ def _run(path: Path) -> str:
             elif "data" in output:
                 chunks.append(output["data"].get("text/plain", ""))
     return "\n".join(chunks)
+
+
+#: Per lab: how its exercise cell starts, and a learner's right answer to put there.
+SOLUTIONS = {
+    "01": ("# Your node here", '''
+c.add_node("edge-1", datacenter="dc2", node_class="edge", meta={"zone": "north"}, drivers=("exec",))
+'''),
+    "02": ("my_spec = ", '''
+my_spec = """
+job "greet" {
+  type = "service"
+  group "greeters" {
+    count = 2
+    task "hello" {
+      driver = "exec"
+      config {
+        command = "sleep"
+        args    = ["300"]
+      }
+      resources {
+        memory = 64
+      }
+    }
+  }
+}
+"""
+c.submit(my_spec)
+'''),
+    "03": ("my_spec = ", '''
+my_spec = """
+job "pinned" {
+  constraint {
+    attribute = "${node.class}"
+    value     = "large"
+  }
+  group "g" {
+    count = 3
+    affinity {
+      attribute = "${meta.rack}"
+      value     = "r2"
+      weight    = 80
+    }
+    task "t" {
+      driver = "exec"
+      config {
+        command = "sleep"
+        args    = ["300"]
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"""
+ev = c.submit(my_spec)
+c.run_until_idle()
+'''),
+    "04": ("# Your node(s) here", '''
+c.add_node("gpu-1", node_class="gpu", cpu=4000, memory=8192, drivers=("exec",))
+'''),
+    "05": ("my_spec = ", '''
+my_spec = task_spec("whoami", "exec", """
+        command = "/bin/sh"
+        args    = ["-c", "echo I am $NOMAD_ALLOC_NAME on ${node.unique.name}"]""")
+run_batch(my_spec)
+'''),
+    "06": ('seen_alloc_id = ""', '''
+start = c.state.index + 1
+api_job = nl.parse_job(\'job "api-hello" { group "g" { task "t" { driver = "exec" \'
+                       \'config { command = "sleep" args = ["300"] } } } }\').to_api()
+n.jobs.register_job({"Job": api_job})
+events = read_events("Allocation:api-hello", start,
+                     lambda e: e["Payload"]["Allocation"]["ClientStatus"] == "running")
+seen_alloc_id = events[-1]["Payload"]["Allocation"]["ID"]
+'''),
+}
 
 
 def _check_exercise(path: Path, text: str) -> None:
@@ -105,3 +191,12 @@ def test_lab_runs_without_docker(path: Path, monkeypatch: pytest.MonkeyPatch) ->
             f"{path.name} must say once that no Docker engine answers"
     if path.name.startswith("05-"):
         assert "missing drivers" in text and "The task ran in a Docker container." not in text
+
+
+@pytest.mark.parametrize("path", [p for p in LABS if p.name[:2] in SOLUTIONS],
+                         ids=[p.name for p in LABS if p.name[:2] in SOLUTIONS])
+def test_lab_exercise_can_be_done(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A right answer in the exercise cell, and the lab's own grader says it is done."""
+    monkeypatch.setenv("DOCKER_HOST", UNREACHABLE)  # the exercises need no Docker
+    text = _run(path, solution=SOLUTIONS[path.name[:2]][1])
+    assert f"Lab {path.name[:2]}: all done!" in text, text[-2000:]
