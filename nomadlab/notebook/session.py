@@ -158,10 +158,13 @@ def on_change(listener: Callable[[Any], None]) -> Callable[[], None]:
 
 
 def _shutdown(a: Any) -> None:
-    if a in _session.shut_down:
+    """Shut an in-process agent down once; a cluster read over HTTP (no ``shutdown``) is
+    not ours to stop."""
+    stop = getattr(a, "shutdown", None)
+    if stop is None or a in _session.shut_down:
         return
     _session.shut_down.add(a)
-    a.shutdown()
+    stop()
 
 
 def shutdown() -> None:
