@@ -225,3 +225,22 @@ def test_find_labs_and_the_lab_command(tmp_path, monkeypatch) -> None:
 def test_the_repository_labs_are_found_from_anywhere(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert launch.find_labs() == (Path(__file__).resolve().parents[2] / "labs")
+
+
+def test_load_ext_with_a_remote_cluster_in_use(ip, capsys) -> None:
+    c = nl.dev(clients=1, http=0)
+    remote = nl.connect(c.http_addr)
+    try:
+        session.use(remote)
+        ip.run_line_magic("load_ext", "nomadlab")
+        out = capsys.readouterr().out
+        assert f"the cluster at {remote.address}" in out and "1 node(s)" in out
+        ip.run_line_magic("nomad", "node status")
+        assert "client-1" in capsys.readouterr().out
+        ip.run_line_magic("unload_ext", "nomadlab")
+        assert c.nodes()[0].status == "ready", "a remote cluster is not shut down with the kernel"
+        with urllib.request.urlopen(f"{c.http_addr}/v1/nodes", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        remote.close()
+        c.shutdown()
