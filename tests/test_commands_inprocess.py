@@ -256,3 +256,13 @@ def test_job_run_follows_the_deployment_of_the_new_version(agent: nl.Agent) -> N
         "    cache       1        1       1        0          N/A"]
     code, status_text, _ = nomad(agent, "job", "status", "web")
     assert "Latest Deployment\nID          = 0c5e4f8d\nStatus      = successful\n" in status_text
+
+
+def test_reads_never_move_a_step_mode_agent(agent: nl.Agent) -> None:
+    assert nomad(agent, "job", "run", "-detach", "-", stdin=spec())[0] == 0
+    ev = agent.evals("web")[0]
+    for argv in (["job", "status", "web"], ["eval", "status", ev.id], ["status"],
+                 ["node", "status"], ["job", "history", "web"]):
+        assert nomad(agent, *argv)[0] == 0, argv
+    assert agent.eval(ev.id).status == "pending" and agent.allocs("web") == []
+    assert "Status             = pending" in nomad(agent, "eval", "status", ev.id[:8])[1]

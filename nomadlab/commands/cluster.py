@@ -32,8 +32,10 @@ def is_in_process(cluster: Any) -> bool:
 
 
 def settle(cluster: Any) -> None:
-    """In step mode nothing moves unless asked: let the in-process agent finish what is
-    pending before a read, so a monitor never waits for work nobody will do."""
+    """In step mode nothing moves unless asked: a monitor (``job run``/``job stop``
+    without ``-detach``) lets the in-process agent finish what is pending, so it never
+    waits for work nobody will do.  Reads never call this: reading must not move a
+    stepped agent along."""
     if getattr(cluster, "mode", None) == "step":
         cluster.run_until_idle()
 

@@ -11,7 +11,7 @@ from ..format.allocation import alloc_status as fmt_alloc_status
 from ..format.evaluation import eval_status as fmt_eval_status
 from ..format.node import node_list, node_status as fmt_node_status
 from .base import EXPECTED, IO, error_message
-from .cluster import eval_allocations, node_allocations, settle
+from .cluster import eval_allocations, node_allocations
 from .cluster import node_list as cluster_nodes
 
 __all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_drain",
@@ -20,7 +20,6 @@ __all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_dra
 
 def eval_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
-        settle(cluster)
         ev = cluster.eval(args.eval)
         allocs = [a.to_api() for a in eval_allocations(cluster, ev)]
     except EXPECTED as err:
@@ -33,7 +32,6 @@ def eval_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
 
 def alloc_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
-        settle(cluster)
         alloc = cluster.alloc(args.alloc)
     except EXPECTED as err:
         io.error(f"Error querying allocation: {error_message(err)}")
@@ -68,7 +66,6 @@ def alloc_logs(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """What a task wrote; ``-f`` keeps printing as it writes more, until the task is dead."""
     stream = "stderr" if args.stderr else "stdout"
     try:
-        settle(cluster)
         alloc = cluster.alloc(args.alloc)
         task = _task(alloc, args.task)
         text = cluster.logs(alloc.id, task, stream)
@@ -98,7 +95,6 @@ def alloc_logs(cluster: Any, args: argparse.Namespace, io: IO) -> int:
 def _poll_logs(cluster: Any, io: IO, alloc_id: str, task: str, stream: str, seen: int) -> int:
     """``-f`` on the in-process agent: print what is new until the task is dead."""
     while True:
-        settle(cluster)
         alloc = cluster.alloc(alloc_id)
         state = alloc.task_states.get(task)
         text = cluster.logs(alloc_id, task, stream)
@@ -114,7 +110,6 @@ def _poll_logs(cluster: Any, io: IO, alloc_id: str, task: str, stream: str, seen
 
 def node_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     try:
-        settle(cluster)
         if not getattr(args, "node", None):
             io.print(node_list([n.to_api() for n in cluster_nodes(cluster)], args.verbose).text())
             return 0
@@ -145,7 +140,6 @@ def node_drain(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     elif args.enable:
         io.print(f"{time_now()}: Ctrl-C to stop monitoring: will not cancel the node drain")
         io.print(f'{time_now()}: Node "{node.id}" drain strategy set')
-        settle(cluster)
     else:
         io.print(f'Node "{node.id}" drain strategy unset')
     return 0

@@ -13,7 +13,7 @@ from ..jobspec import JobSpecError, parse_job
 from ..structs import Job
 from .base import EXPECTED, IO, ambiguous, error_message, read_spec
 from .cluster import (AmbiguousPrefix, alloc_list, find_job, job_list, job_summary, job_versions,
-                      latest_deployment, settle)
+                      latest_deployment)
 from .monitor import monitor
 
 __all__ = ["job_init", "job_run", "job_plan", "job_status", "job_stop", "job_validate",
@@ -121,7 +121,6 @@ def job_plan(cluster: Any, args: argparse.Namespace, io: IO) -> int:
 def job_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """Without an ID, every job; with one (or a unique prefix), the job in detail."""
     try:
-        settle(cluster)
         if not args.job:
             io.print(fmt_job.job_list(job_list(cluster)).text())
             return 0
