@@ -125,11 +125,8 @@ class Dashboard(widgets.VBox):
         with self._lock:
             self._unsubscribe()
             self.cluster = new
-            for panel in (self.cluster_view, self.editor, self.inspector, self.history):
-                panel.cluster = new
-            self.history._drawn = ()
-            self.inspector._drawn = ()
-            self.cluster_view._drawn_topology = None
+            for panel in self.panels:
+                panel.set_cluster(new)
             self.steps = []
             self._unsubscribe = self._subscribe()
         self.refresh()

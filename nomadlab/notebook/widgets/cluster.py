@@ -46,6 +46,11 @@ class ClusterView(widgets.VBox):
                                        "by job)"), self.topology,
                           widgets.HTML("<b>Jobs</b>"), self.jobs])
 
+    def set_cluster(self, cluster: Any) -> None:
+        """Show another cluster (the kernel's agent was replaced)."""
+        self.cluster = cluster
+        self._drawn_topology = None
+
     def refresh(self) -> None:
         import nomadlab as nl
         data = nl.viz.topology(self.cluster)

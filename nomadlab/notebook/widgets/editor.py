@@ -50,6 +50,10 @@ class JobEditor(widgets.VBox):
             button.on_click(guard(f"job {label.lower()}")(
                 lambda _b, label=label: self.press(label)))
 
+    def set_cluster(self, cluster: Any) -> None:
+        """Show another cluster (the kernel's agent was replaced)."""
+        self.cluster = cluster
+
     def press(self, label: str) -> int:
         """What clicking ``label`` does: run the command on the spec, show its output."""
         from ...commands import run

@@ -40,6 +40,11 @@ class HistoryScrubber(widgets.VBox):
         """The in-process agent keeps past states; a cluster read over HTTP only its present."""
         return hasattr(getattr(self.cluster, "state", None), "snapshot_at")
 
+    def set_cluster(self, cluster: Any) -> None:
+        """Show another cluster (the kernel's agent was replaced)."""
+        self.cluster = cluster
+        self._drawn = ()
+
     def refresh(self) -> None:
         """Widen the slider to the states kept now; at the newest index, move with it."""
         if self._keeps_history():

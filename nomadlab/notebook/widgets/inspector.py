@@ -56,6 +56,11 @@ class EvalInspector(widgets.VBox):
         self.observe(guard("why-not matrix")(self._on_group), "task_group")
         self._drawn: tuple = ()
 
+    def set_cluster(self, cluster: Any) -> None:
+        """Show another cluster (the kernel's agent was replaced)."""
+        self.cluster = cluster
+        self._drawn = ()
+
     def refresh(self) -> None:
         """New evaluations appear in the list (newest first); the selection stays."""
         evals = sorted(self.cluster.evals(), key=lambda e: (e.create_index, e.id), reverse=True)
