@@ -175,6 +175,8 @@ def test_errors_are_messages_not_tracebacks(agent: nl.Agent) -> None:
     assert code == 1 and err.startswith("Error getting job struct: No such file or directory")
     code, _, err = nomad(agent, "node", "drain", "x")
     assert code == 1 and "-enable" in err
+    code, out, _ = nomad(agent, "alloc", "logs", "-help")
+    assert code == 0 and out.startswith("usage: ") and "-stderr" in out
 
 
 def test_ambiguous_job_prefix_lists_the_matches(agent: nl.Agent) -> None:

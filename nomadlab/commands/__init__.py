@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Optional, TextIO
 
-from .base import IO, Parser, UsageError, normalise_flags
+from .base import IO, HelpRequested, Parser, UsageError, normalise_flags
 from .inspect import (alloc_logs, alloc_status, eval_status, node_drain, node_eligibility,
                       node_status)
 from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan, job_run,
@@ -130,6 +130,9 @@ def run(cluster: Any, argv: list[str], *, stdin: Optional[str] = None,
     p = parser()
     try:
         args = p.parse_args(normalise_flags(list(argv)))
+    except HelpRequested as e:
+        io.print(e.text.rstrip())
+        return 0
     except UsageError as e:
         if str(e):
             io.error(f"Error: {e}")

@@ -14,7 +14,7 @@ from ..server.state import StateError
 from ..structs import StructDecodeError
 from .cluster import AmbiguousPrefix
 
-__all__ = ["IO", "Parser", "UsageError", "error_message", "normalise_flags", "read_spec"]
+__all__ = ["IO", "Parser", "UsageError", "HelpRequested", "error_message", "normalise_flags", "read_spec"]
 
 
 @dataclass
@@ -42,14 +42,32 @@ class UsageError(Exception):
         self.usage = usage
 
 
+class HelpRequested(Exception):
+    """``-h``/``-help``: the command's help text, for the caller to print where it prints."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _Help(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs=0, help="Show this help")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        raise HelpRequested(parser.format_help())
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing to the process's stderr and exiting, so
     a notebook cell gets the message and the kernel stays up."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("add_help", False)
+        kwargs["add_help"] = False
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.add_argument("-h", "-help", action=_Help)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message, self.format_usage())

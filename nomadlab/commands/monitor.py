@@ -16,6 +16,7 @@ from ..format.evaluation import failed_placement_lines
 from ..format.job import deployed_table, deployment_kv
 from ..format.units import limit
 from ..structs import Deployment, Evaluation
+from ..structs.duration import format_duration
 from .base import IO
 from .cluster import deployment, eval_allocations, is_in_process, latest_deployment, settle
 
@@ -112,7 +113,6 @@ class _Monitor:
                 self._failures(ev)
             if ev.next_eval:
                 if ev.wait:
-                    from ..structs.duration import format_duration
                     self.info(f'Monitoring next evaluation "{limit(ev.next_eval, self.length)}" '
                               f"in {format_duration(ev.wait)}")
                     time.sleep(ev.wait / 1e9)

@@ -7,7 +7,7 @@ Go maps in random order; here keys are sorted so the same state prints the same 
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from .document import Line, Table
 
@@ -43,15 +43,14 @@ def alloc_metric_lines(metrics: dict[str, Any], prefix: str = "  ") -> list[Line
     return out
 
 
-def score_table(metrics: dict[str, Any], length: Union[int, None] = None) -> Table:
+def score_table(metrics: dict[str, Any]) -> Table:
     """``alloc status -verbose``'s Placement Metrics: a column per scorer (alphabetical)
     and the final score, one row per node Nomad kept (the top five), 3 significant digits."""
     meta = metrics.get("ScoreMetaData") or []
     scorers = sorted({name for m in meta for name in (m.get("Scores") or {})})
     rows = []
     for m in meta:
-        node = m.get("NodeID", "")
-        rows.append([node if length is None else node[:length]]
+        rows.append([m.get("NodeID", "")]
                     + [_g3((m.get("Scores") or {}).get(s, 0.0)) for s in scorers]
                     + [_g3(m.get("NormScore", 0.0))])
     return Table(["Node"] + scorers + ["final score"], rows)

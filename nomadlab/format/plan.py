@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..structs.duration import format_duration
 from .document import Document, Line
 from .metrics import alloc_metric_lines, failed_noun
 
@@ -157,7 +158,6 @@ def dry_run_lines(resp: dict[str, Any], job_type: str = "service") -> list[Line]
         if rolling is None:
             out.pop()
     if rolling is not None:
-        from ..structs.duration import format_duration
         out.append(Line(f"- Rolling update, next evaluation will be in "
                         f"{format_duration(int(rolling.get('Wait', 0)))}.", "added"))
     return out

@@ -7,11 +7,11 @@ import math
 import time
 from typing import Optional, Union
 
-from ..structs.duration import SECOND, format_duration
+from ..structs.duration import SECOND
 from ..structs.timestamps import parse_rfc3339
 
-__all__ = ["format_time", "pretty_time_diff", "format_task_time", "ibytes", "format_duration",
-           "now_ns", "limit"]
+__all__ = ["format_time", "pretty_time_diff", "format_task_time", "ibytes", "now_ns", "limit",
+           "SHORT_ID"]
 
 #: How long an ID is shown unless ``-verbose`` (Nomad's shortId).
 SHORT_ID = 8
