@@ -268,3 +268,12 @@ def test_reads_never_move_a_step_mode_agent(agent: nl.Agent) -> None:
         assert nomad(agent, *argv)[0] == 0, argv
     assert agent.eval(ev.id).status == "pending" and agent.allocs("web") == []
     assert "Status             = pending" in nomad(agent, "eval", "status", ev.id[:8])[1]
+
+
+def test_periodic_job_registers_and_says_when_it_launches(agent: nl.Agent) -> None:
+    periodic = spec().replace('group "cache"', 'periodic {\n    cron = "0 0 1 1 *"\n  }\n  group "cache"')
+    periodic = periodic.replace('job "web" {', 'job "web" {\n  type = "batch"')
+    code, out, err = nomad(agent, "job", "run", "-", stdin=periodic)
+    assert code == 0, err
+    assert re.fullmatch(rf"Job registration successful\nApproximate next launch time: {TS} "
+                        r"\(\d+h\d+m\d+s from now\)\n", out)

@@ -9,7 +9,10 @@ from typing import Any
 
 from ..format import job as fmt_job
 from ..format.plan import plan_exit_code, plan_output
+from ..format.units import format_time, now_ns
 from ..jobspec import JobSpecError, parse_job
+from ..server.launch import next_launch
+from ..structs.duration import SECOND, format_duration
 from ..structs import Job
 from .base import EXPECTED, IO, ambiguous, error_message, read_spec
 from .cluster import (AmbiguousPrefix, alloc_list, find_job, job_list, job_summary, job_versions,
@@ -87,6 +90,11 @@ def job_run(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         return 1
     if job.is_periodic or job.is_parameterized:
         io.print("Job registration successful")
+        launch = next_launch(job, now_ns()) if not job.is_parameterized else None
+        if launch is not None:
+            wait = (launch - now_ns()) // SECOND * SECOND
+            io.print(f"Approximate next launch time: {format_time(launch)} "
+                     f"({format_duration(max(wait, 0))} from now)")
         return 0
     if args.detach or ev is None:
         io.print("Job registration successful")
