@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+import weakref
 from typing import Any, Callable, Optional
 
 import ipywidgets as widgets
@@ -67,8 +68,12 @@ class _Refresher:
 class Dashboard(widgets.VBox):
     """The kernel's cluster (or ``cluster``) at a glance; ``display(Dashboard())``.
 
-    ``index`` is the state index last drawn; ``steps`` the step-mode log shown.
+    ``index`` is the state index last drawn; ``steps`` the step-mode log shown.  A new
+    dashboard on the same cluster stops the one before it from following the state (a
+    cell run again), so forgotten copies do not keep redrawing in the background.
     """
+
+    _live: "weakref.WeakValueDictionary[int, Dashboard]" = weakref.WeakValueDictionary()
 
     index = traitlets.Int(0)
     steps = traitlets.List(traitlets.Unicode())
@@ -103,6 +108,11 @@ class Dashboard(widgets.VBox):
         self._refresher = _Refresher(self.refresh, debounce)
         self._unsubscribe: Callable[[], None] = self._subscribe()
         self._unfollow = session.on_change(self._agent_changed) if cluster is None else None
+        key = id(cluster) if cluster is not None else 0  # 0: following the kernel's agent
+        previous = Dashboard._live.get(key)
+        if previous is not None:
+            previous.stop_following("a newer dashboard on this cluster follows it now")
+        Dashboard._live[key] = self
         self.refresh()
 
     # -- following the state -----------------------------------------------------------
@@ -128,6 +138,7 @@ class Dashboard(widgets.VBox):
             for panel in self.panels:
                 panel.set_cluster(new)
             self.steps = []
+            self.step_log.value = ""
             self._unsubscribe = self._subscribe()
         self.refresh()
 
@@ -191,10 +202,18 @@ class Dashboard(widgets.VBox):
 
     # -- lifetime ----------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Stop following the state (the cluster keeps running)."""
+    def stop_following(self, why: str = "") -> None:
+        """No more refreshes on state changes (buttons still work); the header says why."""
         self._refresher.stop()
         self._unsubscribe()
+        self._unsubscribe = lambda: None
         if self._unfollow is not None:
             self._unfollow()
+            self._unfollow = None
+        if why:
+            self.header.value += f" &nbsp;|&nbsp; <i>not refreshing: {html.escape(why)}</i>"
+
+    def close(self) -> None:
+        """Stop following the state and remove the widget (the cluster keeps running)."""
+        self.stop_following()
         super().close()

@@ -327,3 +327,15 @@ def test_dashboard_over_a_clusters_http_api(dash_factory) -> None:
     finally:
         remote.close()
         c.shutdown()
+
+
+def test_a_new_dashboard_on_the_same_cluster_supersedes_the_old_one(step_cluster, dash_factory) -> None:
+    c = step_cluster
+    first = dash_factory(c, debounce=0.01)
+    second = dash_factory(c, debounce=0.01)
+    shown = first.index
+    c.submit(SLEEP_JOB % 1)
+    c.run_until_idle()
+    until(lambda: second.index == c.state.index)
+    assert first.index == shown, "the older one no longer follows"
+    assert "not refreshing" in first.header.value
