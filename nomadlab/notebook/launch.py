@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = ["main", "find_labs", "kernelspec", "lab_command"]
+__all__ = ["main", "find_labs", "kernelspec", "write_kernelspec", "lab_environment",
+           "lab_command"]
 
 KERNEL_NAME = "python3"
 
@@ -53,6 +54,19 @@ def write_kernelspec(jupyter_dir: Path) -> Path:
     return kernel_dir
 
 
+def lab_environment(jupyter_dir: Path, base: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The server's (and so every kernel's) environment: our kernelspec first on
+    ``JUPYTER_PATH``, and this Python's scripts first on ``PATH``, so ``!nomadlab status``
+    in a cell finds the command even when ``.venv/bin/nomadlab lab`` was run without
+    activating the virtual environment."""
+    env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(jupyter_dir), env.get("JUPYTER_PATH", "")) if p)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in (scripts, env.get("PATH", "")) if p)
+    return env
+
+
 def lab_command(labs: Path, extra: Sequence[str]) -> list[str]:
     """``jupyter lab`` on ``labs``; as root (a container) with ``--allow-root``, which
     JupyterLab otherwise refuses to start without."""
@@ -81,9 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="nomadlab-jupyter-") as jupyter_dir:
         write_kernelspec(Path(jupyter_dir))
-        env = dict(os.environ)
-        env["JUPYTER_PATH"] = os.pathsep.join(
-            p for p in (jupyter_dir, os.environ.get("JUPYTER_PATH", "")) if p)
+        env = lab_environment(Path(jupyter_dir))
         command = lab_command(labs, extra)
         print(f"nomadlab lab: JupyterLab on {labs} (kernels load the nomadlab magics)",
               flush=True)

@@ -138,6 +138,17 @@ def _kernel(tmp_path: Path, spec: dict | None = None) -> KernelManager:
                          kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels / "kernels")]))
 
 
+def _lab_kernel(tmp_path: Path) -> KernelManager:
+    """A kernel as ``nomadlab lab`` starts one: its kernelspec and its environment, with
+    a PATH that does not know the virtual environment (``.venv/bin/nomadlab lab`` run
+    without activating it)."""
+    km = _kernel(tmp_path, spec=launch.kernelspec())
+    bare = {k: v for k, v in os.environ.items() if k not in ("NOMAD_ADDR", "VIRTUAL_ENV")}
+    bare["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    km.start_kernel(cwd=str(tmp_path), env=launch.lab_environment(tmp_path / "jupyter", bare))
+    return km
+
+
 def _execute(km: KernelManager, code: str, timeout: float = 60,
              displayed: list[dict] | None = None) -> tuple[str, str]:
     """Run ``code`` in the kernel; (stdout, stderr) of the cell; rich outputs (widgets)
@@ -181,14 +192,24 @@ def test_a_closed_kernel_leaves_no_tasks(tmp_path) -> None:
 
 
 def test_the_lab_kernel_has_the_magics_without_load_ext(tmp_path) -> None:
-    km = _kernel(tmp_path, spec=launch.kernelspec())
-    km.start_kernel(cwd=str(tmp_path))
+    km = _lab_kernel(tmp_path)
     try:
         out, err = _execute(km, "%nomad node status")
         assert "nomadlab dev agent ready" in out, "the first magic says what it started"
         assert "client-1" in out and "ready" in out, err
         out, err = _execute(km, "%load_ext nomadlab")
         assert "already runs" in out, (out, err)
+    finally:
+        km.shutdown_kernel(now=False)
+
+
+def test_shell_nomadlab_in_a_lab_cell_talks_to_the_kernels_agent(tmp_path) -> None:
+    km = _lab_kernel(tmp_path)
+    try:
+        _execute(km, "%load_ext nomadlab")
+        _execute(km, "%%nomad job run\n" + SLEEP_JOB % "7783")
+        out, err = _execute(km, "!nomadlab status")
+        assert "sleepy" in out and "running" in out, (out, err)
     finally:
         km.shutdown_kernel(now=False)
 
