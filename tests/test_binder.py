@@ -6,7 +6,8 @@ root configuration is then ignored), runs it as a non-root user with no Docker e
 on the Python that ``runtime.txt`` names, ``pip install -r binder/requirements.txt``,
 ``binder/postBuild`` run from a copy of the repository's tracked files, all as a non-root
 user (``nomadlab-binder``, created when the tests run as root), then every lab executed
-top to bottom on one CPU with Docker unreachable, and the kernel's peak memory checked.
+top to bottom on one CPU with Docker unreachable and no curl, and the kernel's peak
+memory checked.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ for path in sorted(Path("labs").glob("*.ipynb")):
     results.append({"lab": path.name, "seconds": round(time.monotonic() - start, 1),
                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
                     "no_docker_said": text.count("Docker engine: not detected"),
-                    "docker_said": text.count("Docker engine: detected")})
+                    "docker_said": text.count("Docker engine: detected"),
+                    "curl_missing_said": text.count("curl is not installed here")})
 print(json.dumps(results))
 '''
 
@@ -98,7 +100,13 @@ def binder_env() -> Iterator[dict]:
     if as_user:
         subprocess.run(["chown", "-R", f"{USER}:", str(work)], check=True)
     venv = work / "venv"
-    env = {"HOME": str(home), "PATH": f"{venv}/bin:/usr/local/bin:/usr/bin:/bin",
+    tools = work / "bin"  # the host's programs but curl, which Binder's image may lack
+    tools.mkdir()
+    for folder in ("/bin", "/usr/bin", "/usr/local/bin"):
+        for program in Path(folder).iterdir():
+            if program.name != "curl" and not (tools / program.name).exists():
+                (tools / program.name).symlink_to(program)
+    env = {"HOME": str(home), "PATH": f"{venv}/bin:{tools}",
            "LANG": "C.UTF-8", "DOCKER_HOST": UNREACHABLE, "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            "PIP_PROGRESS_BAR": "off"}
 
@@ -165,3 +173,4 @@ def test_binder_runs_every_lab_without_docker_on_one_cpu(binder_env: dict) -> No
         assert r["seconds"] < 60, f"{r['lab']} took {r['seconds']} s on one CPU"
     for name in ("01-components.ipynb", "05-drivers-and-task-environment.ipynb"):
         assert labs[name]["no_docker_said"] == 1, f"{name} must say once that Docker is missing"
+    assert labs["06-interacting.ipynb"]["curl_missing_said"] == 1, "lab 06 falls back to urllib"
