@@ -156,6 +156,9 @@ def run_line(argv: list[str], stdin: Optional[str] = None, out: Optional[TextIO]
         if not argv or argv[0] in ("-h", "-help", "--help", "help"):
             print("\n" + NOTEBOOK_HELP, file=out)
         return code
+    except KeyboardInterrupt:  # the stop button during `alloc logs -f` or a long monitor
+        print("interrupted", file=err)
+        return 130
     except JobSpecError as e:
         print(str(e), file=err)
     except UsageError as e:

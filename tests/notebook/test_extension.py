@@ -265,3 +265,27 @@ def test_load_ext_with_a_remote_cluster_in_use(ip, capsys) -> None:
     finally:
         remote.close()
         c.shutdown()
+
+
+def test_interrupting_a_waiting_cell_keeps_the_kernel(tmp_path) -> None:
+    """A job run cell waits for the clients; the stop button ends it with a message."""
+    km = _kernel(tmp_path)
+    km.start_kernel(cwd=str(tmp_path))
+    try:
+        _execute(km, "%load_ext nomadlab")
+        # a client that stopped answering: its allocations stay pending, the cell waits
+        _execute(km, "import nomadlab.notebook as nb\nc = nb.agent()\n"
+                     "c.stop_client(c.nodes()[0].id)")
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=30)
+        client.execute("%%nomad job run\n" + SLEEP_JOB % "7784")
+        time.sleep(1.0)
+        km.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=30)
+        client.stop_channels()
+        assert reply["content"]["status"] == "ok", "a message, not a KeyboardInterrupt traceback"
+        out, _ = _execute(km, "print(len(c.allocs('sleepy')))")
+        assert out.strip() == "2", "the kernel and its agent are still there"
+    finally:
+        km.shutdown_kernel(now=False)
