@@ -17,18 +17,16 @@ import argparse
 import shlex
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from . import session
 
-__all__ = ["NomadMagics", "run_line", "FILE_COMMANDS", "NOTEBOOK_COMMANDS",
-           "load_ipython_extension"]
+__all__ = ["NomadMagics", "run_line", "settle", "FILE_COMMANDS", "load_ipython_extension"]
 
 #: Commands that read a job spec file; the cell form passes the cell body as ``-``.
 FILE_COMMANDS = (("job", "run"), ("job", "plan"), ("job", "validate"))
-NOTEBOOK_COMMANDS = ("agent", "step")
 
 NOTEBOOK_HELP = """\
 Notebook-only commands:
@@ -46,14 +44,14 @@ SETTLING = (["job", "run"], ["job", "stop"])
 SETTLE_TIMEOUT = 3.0
 
 
-def _in_motion(alloc: object) -> bool:
+def _in_motion(alloc: Any) -> bool:
     """Told to run but not started yet, or told to stop but still running."""
-    desired, client = alloc.desired_status, alloc.client_status  # type: ignore[attr-defined]
+    desired, client = alloc.desired_status, alloc.client_status
     return (desired == "run" and client == "pending") or \
         (desired in ("stop", "evict") and client == "running")
 
 
-def settle(a: object, timeout: float = SETTLE_TIMEOUT) -> None:
+def settle(a: Any, timeout: float = SETTLE_TIMEOUT) -> None:
     """Until the clients have started (or stopped) what the plan told them to, for at most
     ``timeout`` seconds.
 
@@ -63,7 +61,7 @@ def settle(a: object, timeout: float = SETTLE_TIMEOUT) -> None:
     """
     if getattr(a, "mode", None) != "auto":
         return
-    state = a.state  # type: ignore[attr-defined]
+    state = a.state
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         index = state.index
@@ -203,7 +201,7 @@ class NomadMagics(Magics):
         run_line(argv, stdin=stdin)
 
 
-def load_ipython_extension(ipython: object) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """The magics alone, for kernels ``nomadlab lab`` starts: the agent starts on first use
     (or at ``%load_ext nomadlab``, which then still says what it started)."""
-    ipython.register_magics(NomadMagics)  # type: ignore[attr-defined]
+    ipython.register_magics(NomadMagics)
