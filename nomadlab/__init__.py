@@ -4,7 +4,7 @@ The public names are re-exported here and pinned by ``tests/test_public_api.py``
 """
 
 from . import structs
-from . import format as _format  # gives the structs their notebook reprs
+from . import format as _format  # noqa: F401  (gives the structs their notebook reprs)
 from .agent import Agent, dev
 from .api.remote import Remote, connect
 from .jobspec import JobSpecError, Problem, parse_job

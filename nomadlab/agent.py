@@ -22,7 +22,7 @@ from .jobspec import parse_job
 from .scheduler.constraints import explain_constraint
 from .scheduler.generic import schedule
 from .scheduler.trace import EvalTrace
-from .server.records import SchedulerConfig
+from .server.records import JobSummary, SchedulerConfig
 from .server.server import Server, StepRecord
 from .structs import Allocation, Constraint, Deployment, Evaluation, Job, Node
 
@@ -339,6 +339,18 @@ class Agent:
             raise KeyError(f'job "{job_id}" not found')
         return job
 
+    def job_versions(self, job_id: str, namespace: str = "default") -> list[Job]:
+        """Every kept version of a job, newest first (``nomad job history``)."""
+        self.job(job_id, namespace)
+        return self.state.job_versions(namespace, job_id)
+
+    def job_summary(self, job_id: str, namespace: str = "default") -> JobSummary:
+        """Per group, how many allocations are queued, starting, running, complete, ..."""
+        summary = self.state.job_summary(namespace, self.job(job_id, namespace).id)
+        if summary is None:
+            raise KeyError(f'job "{job_id}" has no summary')
+        return summary
+
     def evals(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Evaluation]:
         return self.state.evals(job_id, namespace)
 
@@ -351,8 +363,16 @@ class Agent:
     def alloc(self, alloc_id: str) -> Allocation:
         return self._alloc(alloc_id)
 
+    def eval_allocations(self, eval_id: str) -> list[Allocation]:
+        """The allocations an evaluation created or changed."""
+        return self.state.allocs_by_eval(self.eval(eval_id).id)
+
     def nodes(self) -> list[Node]:
         return self.state.nodes()
+
+    def node_allocations(self, node_id: str) -> list[Allocation]:
+        """Every allocation on a node, finished ones included."""
+        return self.state.allocs_by_node(self.node(node_id).id)
 
     def node(self, node_id: str) -> Node:
         return self._lookup("nodes", node_id, self.state.node, by_name=True)

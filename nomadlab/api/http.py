@@ -238,7 +238,7 @@ class APIServer:
             return self.router.dispatch(request, self)
         except Exception as exc:  # the boundary: nothing a client sends may escape
             err = to_http_error(exc)
-            if err.status == 500:
+            if err.status == 500 and not isinstance(exc, HTTPError):  # a bug: keep its trace
                 log.exception("%s %s failed", request.method, request.path)
             return Reply(raw=err.message.encode(), status=err.status, content_type="text/plain")
 

@@ -45,6 +45,7 @@ class AllocRunner:
         self._killing = threading.Event()
         self._kill_reason = ""
         self._lock = threading.Lock()
+        self._tasks_changed = threading.Event()   # a task runner reported something
         self.restore = restore  # a restarted client re-attaching to running tasks
         self.client_status = "pending"
         self.client_description = ""
@@ -230,9 +231,10 @@ class AllocRunner:
         leader = next((t.name for t in self.group.tasks if t.leader), None)
         pending = {t.name for t in main}
         while pending:
+            self._tasks_changed.clear()
             for name in list(pending):
                 runner = self.runners[name]
-                if not runner.done.wait(0.05):
+                if not runner.done.is_set():
                     continue
                 pending.discard(name)
                 if runner.state.failed and not self._killing.is_set():
@@ -241,6 +243,8 @@ class AllocRunner:
                 elif name == leader and not self._killing.is_set():
                     self._stop_all(f'Leader Task "{name}" is dead', skip=name,
                                    event_type="Leader Task Dead")
+            if pending:  # woken by the next task event (a finished task sends one)
+                self._tasks_changed.wait(1.0)
         # sidecars and poststart tasks end with the main tasks
         others = [r for n, r in self.runners.items() if n not in {t.name for t in main}]
         for runner in others:
@@ -285,6 +289,7 @@ class AllocRunner:
                 task_states={n: r.snapshot() for n, r in self.runners.items()},
                 modify_time=self._clock())
         self._report(update)
+        self._tasks_changed.set()
 
 
 class _MissingDriver(Driver):

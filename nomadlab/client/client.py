@@ -26,6 +26,8 @@ from .fingerprint import host_attributes
 __all__ = ["Client", "ClientConfig", "HEARTBEAT_INTERVAL"]
 
 #: How often a client heartbeats (seconds); the server's TTL is a few times this.
+#: Least time between two batches of allocation updates (Nomad's client uses 200 ms).
+ALLOC_SYNC_INTERVAL = 0.02
 HEARTBEAT_INTERVAL = 0.5
 
 
@@ -63,6 +65,9 @@ class Client:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._updates: dict[str, Allocation] = {}   # alloc id -> latest unsent report
+        self._updates_lock = threading.Lock()
+        self._updated = threading.Event()
         self.node: Optional[Node] = None
         #: A restarted client first re-attaches to the allocations its predecessor ran.
         self._restore = restore
@@ -99,7 +104,8 @@ class Client:
         """Fingerprint, register, then heartbeat and watch allocations in the background."""
         self.node = self.server.register_node(self.fingerprint())  # type: ignore[attr-defined]
         self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
-        for target, name in ((self._heartbeat, "heartbeat"), (self._watch, "watch")):
+        for target, name in ((self._heartbeat, "heartbeat"), (self._watch, "watch"),
+                             (self._send_updates, "alloc-sync")):
             thread = threading.Thread(target=target, name=f"{self.config.name}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -113,10 +119,13 @@ class Client:
 
     def _watch(self) -> None:
         state = self.server.state  # type: ignore[attr-defined]
-        index = 0
+        index, seen = 0, -1
         while not self._stop.is_set():
             index = state.wait_for_index(index, timeout=0.2)
-            self._sync(state.allocs_by_node(self.node_id))
+            changed = state.table_index("allocs", "nodes")
+            if changed != seen:  # only allocation and node writes concern a client
+                seen = changed
+                self._sync(state.allocs_by_node(self.node_id))
 
     def _sync(self, allocs: Iterable[Allocation]) -> None:
         """Start new allocations, stop those the server stopped (Nomad's runAllocs)."""
@@ -140,9 +149,29 @@ class Client:
                 runner.kill(alloc.desired_description or "alloc was stopped")
 
     def _report(self, alloc: Allocation) -> None:
+        """Queue an allocation's new client state; :meth:`_send_updates` sends it."""
         if self._stop.is_set():  # a stopped client says nothing more, like a dead machine
             return
-        self.server.update_allocs_from_client([alloc])  # type: ignore[attr-defined]
+        with self._updates_lock:
+            self._updates[alloc.id] = alloc
+        self._updated.set()
+
+    def _send_updates(self) -> None:
+        """Send queued allocation updates in batches, as Nomad's client does (allocSync).
+
+        A lone update leaves at once; while updates keep coming, they are sent together at
+        most every :data:`ALLOC_SYNC_INTERVAL`, so a node running hundreds of allocations
+        makes a few writes a second instead of one per task event.
+        """
+        while not self._stop.is_set():
+            if not self._updated.wait(0.5):
+                continue
+            self._updated.clear()
+            with self._updates_lock:
+                batch, self._updates = list(self._updates.values()), {}
+            if batch and not self._stop.is_set():
+                self.server.update_allocs_from_client(batch)  # type: ignore[attr-defined]
+            self._stop.wait(ALLOC_SYNC_INTERVAL)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class TaskRunner:
         self.done = threading.Event()
         self._kill = threading.Event()
         self._kill_reason = ""
+        self._wake = threading.Event()   # kill, detach or the task's exit: look again
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"task-{task.name}", daemon=True)
 
@@ -70,10 +71,12 @@ class TaskRunner:
             self.emit(event(event_type, self._clock(), reason))
         self._kill_reason = reason
         self._kill.set()
+        self._wake.set()
 
     def detach(self) -> None:
         """Stop watching the task but leave it running: its client is restarting."""
         self._detach.set()
+        self._wake.set()
 
     def join(self, timeout: Optional[float] = None) -> None:
         if self._thread.ident is not None:  # a task that never started has nothing to join
@@ -174,12 +177,31 @@ class TaskRunner:
         self.handle = None
         return self._after_exit(result, True)
 
+    def _watch_exit(self, handle: TaskHandle, outcome: list[ExitResult]) -> None:
+        """Block in the driver until the task exits, then wake the task runner."""
+        try:
+            result = self.driver.wait(handle, None)
+        except DriverError as err:
+            result = ExitResult(exit_code=-1, err=str(err))
+        if result is not None:
+            outcome.append(result)
+        self._wake.set()
+
     def _wait(self) -> Optional[ExitResult]:
+        """Until the task exits (its result), or is killed or detached (None).
+
+        Nothing polls: one thread blocks in the driver's ``wait`` and kill/detach set the
+        same wake-up event, so a node running hundreds of tasks costs no CPU while idle.
+        """
         assert self.handle is not None
+        outcome: list[ExitResult] = []
+        threading.Thread(target=self._watch_exit, args=(self.handle, outcome), daemon=True,
+                         name=f"task-{self.task.name}-exit").start()
         while True:
-            result = self.driver.wait(self.handle, timeout=0.1)
-            if result is not None:
-                return result
+            self._wake.wait()
+            self._wake.clear()
+            if outcome:
+                return outcome[0]
             if self._detach.is_set():
                 return None
             if self._kill.is_set():

@@ -285,7 +285,7 @@ def test_a_restarted_client_reattaches_to_its_running_tasks(c) -> None:
     while running_pids(f"sleep {marker}") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running_pids(f"sleep {marker}") == [], "the new client stopped the recovered task"
-    assert c.alloc(alloc.id).client_status == "complete"
+    c.wait(alloc.id, status="complete", timeout=10)  # the client reports it (asynchronously)
 
 
 def test_task_logs_rotate_by_size_and_alloc_logs_reads_them_in_order(c) -> None:

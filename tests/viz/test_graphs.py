@@ -103,22 +103,25 @@ def test_replacements_after_node_down_point_at_the_lost_allocs(scenario) -> None
         assert g.nodes[creator]["triggered_by"] == "node-update"
 
 
-def api_json(c) -> dict:
-    return {"Jobs": [v.to_api() for j in c.jobs()
-                     for v in c.state.job_versions(j.namespace, j.id)],
-            "Evaluations": [e.to_api() for e in c.evals()],
-            "Allocations": [a.to_api() for a in c.allocs()],
-            "Nodes": [n.to_api() for n in c.nodes()]}
+def api_json(state) -> dict:
+    """What a Nomad API client would read, from one state (a snapshot: the simulated
+    clients keep reporting while the test runs)."""
+    return {"Jobs": [v.to_api() for j in state.jobs()
+                     for v in state.job_versions(j.namespace, j.id)],
+            "Evaluations": [e.to_api() for e in state.evals()],
+            "Allocations": [a.to_api() for a in state.allocs()],
+            "Nodes": [n.to_api() for n in state.nodes()]}
 
 
 def test_api_json_gives_the_same_graph(scenario) -> None:
     c, _ = scenario
-    from_agent = viz.job_graph(c, "web")
-    from_json = viz.job_graph(api_json(c), "web")
+    state = c.state.snapshot()
+    from_agent = viz.job_graph(state, "web")
+    from_json = viz.job_graph(api_json(state), "web")
     assert viz.kind_counts(from_json) == viz.kind_counts(from_agent)
     assert set(from_json.nodes) == set(from_agent.nodes)
     assert set(from_json.edges(data="relation")) == set(from_agent.edges(data="relation"))
-    assert viz.topology(api_json(c)) == viz.topology(c)
+    assert viz.topology(api_json(state)) == viz.topology(state)
 
 
 def test_snapshot_at_an_index_gives_the_earlier_graph(scenario) -> None:
@@ -193,7 +196,7 @@ def test_every_drawing_renders_under_agg_without_warnings(scenario) -> None:
         warnings.simplefilter("error")
         render(viz.draw(viz.job_graph(c, "web")))
         render(viz.draw(viz.job_graph(c, "web", index=first)))
-        render(viz.draw(viz.job_graph(api_json(c), "web")))
+        render(viz.draw(viz.job_graph(api_json(c.state), "web")))
         render(viz.draw_topology(c))
         render(viz.draw_diff(viz.diff(c, first, c.state.index)))
 
@@ -202,7 +205,7 @@ def test_layout_is_stable_when_the_job_is_drawn_again(scenario) -> None:
     from nomadlab.viz.draw import _stable_layout
     c, _ = scenario
     assert _stable_layout(viz.job_graph(c, "web")) == _stable_layout(
-        viz.job_graph(api_json(c), "web"))
+        viz.job_graph(api_json(c.state), "web"))
 
 
 def test_a_blocked_eval_records_what_unblocked_it() -> None:
