@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional, Union
 from urllib.parse import quote
 
+from ..server.records import JobSummary
 from ..structs import Allocation, Deployment, Evaluation, Job, Node
 from .client import APIError, Client
 
@@ -109,8 +110,10 @@ class Remote:
         versions = [Job.from_api(v) for v in data.get("Versions") or []]
         return sorted(versions, key=lambda j: j.version, reverse=True)
 
-    def job_summary(self, job_id: str, namespace: Optional[str] = None) -> Optional[dict]:
-        return self._get(f"/v1/job/{_path(job_id)}/summary", **self._ns(namespace))
+    def job_summary(self, job_id: str, namespace: Optional[str] = None) -> JobSummary:
+        """Per group, how many allocations are queued, starting, running, complete, ..."""
+        return JobSummary.from_api(
+            self._get(f"/v1/job/{_path(job_id)}/summary", **self._ns(namespace)) or {})
 
     def evals(self, job_id: Optional[str] = None, namespace: Optional[str] = None
               ) -> list[Evaluation]:

@@ -7,6 +7,7 @@ AllocListStub and NodeListStub.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 from ..structs import Allocation, Job, Node
@@ -51,7 +52,12 @@ def job_stub(job: Job, summary: Optional[Any]) -> dict[str, Any]:
 
 def alloc_stub(alloc: Allocation, resources: bool = False) -> dict[str, Any]:
     """Nomad's AllocListStub (``resources=true`` adds AllocatedResources)."""
-    full = alloc.to_api()
+    # Encode only what the stub shows: the embedded job and the metrics are most of an
+    # allocation's JSON, and a list of 1,000 stubs would otherwise encode 1,000 jobs.
+    light = dataclasses.replace(alloc, job=None, metrics=None, resources=None,
+                                task_resources={}, allocated_resources=alloc.allocated_resources
+                                if resources else None)
+    full = light.to_api()
     stub = {k: full.get(k) for k in _ALLOC_FIELDS}
     job = alloc.job
     stub["JobType"] = job.type if job is not None else ""

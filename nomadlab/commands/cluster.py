@@ -1,9 +1,9 @@
 """What the commands read from a cluster object, the in-process :class:`~nomadlab.Agent`
 or a :class:`~nomadlab.api.remote.Remote`, as Nomad's API JSON.
 
-Both offer the same read methods returning structs; the few reads only one of them has
-natively (a job's summary, an evaluation's allocations, a job's versions) are bridged
-here, in one place, so the command code reads the same against either.
+Both offer the same read methods returning structs; the list reads a remote can answer
+from stubs in one request are chosen here, in one place, so the command code reads the
+same against either.
 """
 
 from __future__ import annotations
@@ -75,30 +75,23 @@ def node_list(cluster: Any) -> list[Node]:
 
 
 def job_summary(cluster: Any, job: Job) -> Optional[dict[str, Any]]:
-    if hasattr(cluster, "job_summary"):
-        return cluster.job_summary(job.id, job.namespace or "default")
-    summary = cluster.state.job_summary(job.namespace or "default", job.id)
-    return summary.to_api() if summary is not None else None
+    try:
+        return cluster.job_summary(job.id, job.namespace or "default").to_api()
+    except KeyError:
+        return None
 
 
 def job_versions(cluster: Any, job: Job) -> list[Job]:
     """Every version, newest first."""
-    if hasattr(cluster, "job_versions"):
-        return cluster.job_versions(job.id)
-    versions = cluster.state.job_versions(job.namespace or "default", job.id) or [job]
-    return sorted(versions, key=lambda j: j.version, reverse=True)
+    return cluster.job_versions(job.id, job.namespace or "default")
 
 
 def eval_allocations(cluster: Any, ev: Evaluation) -> list[Allocation]:
-    if hasattr(cluster, "eval_allocations"):
-        return cluster.eval_allocations(ev.id)
-    return [a for a in cluster.allocs(ev.job_id, ev.namespace) if a.eval_id == ev.id]
+    return cluster.eval_allocations(ev.id)
 
 
 def node_allocations(cluster: Any, node_id: str) -> list[Allocation]:
-    if hasattr(cluster, "node_allocations"):
-        return cluster.node_allocations(node_id)
-    return cluster.state.allocs_by_node(node_id)
+    return cluster.node_allocations(node_id)
 
 
 def deployment(cluster: Any, deployment_id: str) -> Optional[Deployment]:

@@ -61,7 +61,7 @@ class Server:
         self.seed = seed
         self.clock = clock or time.time_ns
         self._ids = random.Random(seed)
-        self.state = StateStore()
+        self.state = StateStore(clock=self.clock)
         self.broker = EvalBroker()
         self.blocked = BlockedEvals()
         self.log: list[StepRecord] = []
@@ -123,7 +123,7 @@ class Server:
     def register_job(self, job: Job, triggered_by: str = "job-register") -> Evaluation:
         """Nomad's Job.Register: store a new version and create a job-register evaluation."""
         with self._lock:
-            stored = self.state.upsert_job(job)
+            stored = self.state.upsert_job(dataclasses.replace(job, submit_time=self.clock()))
             key = (stored.namespace, stored.id)
             self._periodic.pop(key, None)
             if stored.is_periodic or stored.is_parameterized:

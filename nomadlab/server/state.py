@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import logging
 import threading
+import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken, All
                        DesiredTransition, Deployment, DrainStrategy, Evaluation, Job, Node,
                        NodeEvent)
 from ..scheduler.node_class import computed_class
+from ..structs.timestamps import format_rfc3339
 from .events import Event, EventSubscription
 from .records import SCHEDULER_ALGORITHMS, JobSummary, SchedulerConfig, TaskGroupSummary
 
@@ -351,9 +353,11 @@ class StateStore(_Reads):
     events are what :meth:`events` and :meth:`history` return.
     """
 
-    def __init__(self, history: int = 1000) -> None:
+    def __init__(self, history: int = 1000, clock: Optional[Callable[[], int]] = None) -> None:
         if history < 1:
             raise ValueError("history must keep at least one state")
+        #: Stamps node events (Nomad's NodeEvent.Timestamp); the server passes its clock.
+        self.clock = clock or time.time_ns
         self._current = _Tables.empty()
         self._write_lock = threading.Lock()
         self._index_changed = threading.Condition()
@@ -840,14 +844,15 @@ class StateStore(_Reads):
             if existing is None:
                 stored.create_index = txn.index
                 stored.events = [NodeEvent(message="Node registered", subsystem="Cluster",
-                                           create_index=txn.index)]
+                                           create_index=txn.index,
+                                           timestamp=format_rfc3339(self.clock()))]
             else:
                 stored.create_index = existing.create_index
                 stored.events = list(existing.events)
                 if existing.status == "down" and stored.status != "down":
                     stored.events = _append_node_event(stored.events, NodeEvent(
                         message="Node re-registered", subsystem="Cluster",
-                        create_index=txn.index))
+                        create_index=txn.index, timestamp=format_rfc3339(self.clock())))
                 stored.drain = existing.drain
                 stored.drain_strategy = existing.drain_strategy
                 stored.scheduling_eligibility = existing.scheduling_eligibility
@@ -905,8 +910,7 @@ class StateStore(_Reads):
             txn.record("Node", node_id, "", existing)
             return existing
 
-    @staticmethod
-    def _txn_update_node(txn: _Txn, node_id: str, event: Optional[NodeEvent],
+    def _txn_update_node(self, txn: _Txn, node_id: str, event: Optional[NodeEvent],
                          **changes: Any) -> Node:
         existing: Optional[Node] = txn.get("nodes", node_id)
         if existing is None:
@@ -914,7 +918,8 @@ class StateStore(_Reads):
         events = existing.events
         if event is not None:
             events = _append_node_event(events, dataclasses.replace(
-                copy.deepcopy(event), create_index=txn.index))
+                copy.deepcopy(event), create_index=txn.index,
+                timestamp=event.timestamp or format_rfc3339(self.clock())))
         stored = dataclasses.replace(existing, events=events, modify_index=txn.index, **changes)
         txn.put("nodes", node_id, stored)
         txn.record("Node", node_id, "", stored)
