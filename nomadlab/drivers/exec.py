@@ -20,6 +20,7 @@ With cgroups, a task the kernel killed for memory ends with ``oom_killed=True``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import resource
@@ -77,7 +78,11 @@ def _procs(cgroup: str) -> list[int]:
 
 
 def _cgroup_name(task: TaskConfig) -> str:
-    return f"{task.alloc_id}-{task.task_name}".replace("/", "_") or "task"
+    """``<alloc id>-<task>-<hash of the task dir>``: two agents made with the same seed give
+    the same allocation IDs, but their task directories differ, so their cgroups (and the
+    kills on cleanup) never meet."""
+    where = hashlib.sha256(task.task_dir.encode()).hexdigest()[:8]
+    return f"{task.alloc_id}-{task.task_name}-{where}".replace("/", "_")
 
 
 def _memory_limits(task: TaskConfig) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -216,3 +217,19 @@ def _gone(pid, timeout=2.0):
             return False
         time.sleep(0.02)
     return True
+
+
+def test_same_alloc_id_on_two_clients_keeps_separate_cgroups(tmp_path):
+    """Two agents made with the same seed give the same allocation IDs; destroying one's
+    task must not kill the other's (their cgroups are named apart by task directory)."""
+    driver = ExecDriver()
+    first = make_task(tmp_path / "client-a", "/bin/sleep", ["30"])
+    second = make_task(tmp_path / "client-b", "/bin/sleep", ["30"])
+    second = dataclasses.replace(second, alloc_id=first.alloc_id, id=first.id)
+    a, b = driver.start(first), driver.start(second)
+    try:
+        driver.destroy(a)
+        time.sleep(0.2)
+        assert driver.wait(b, timeout=0.1) is None, "the other client's task was killed"
+    finally:
+        driver.destroy(b)
