@@ -204,12 +204,25 @@ class Agent:
         self._poke()
 
     def node_down(self, node_id: str) -> Node:
-        node = self.server.update_node_status(self._node_id(node_id), "down")
+        """The node's machine stops answering (a partition): its client stops heartbeating
+        and the server marks it down now instead of after the heartbeat TTL, so its
+        allocations become lost and are replaced.  Its tasks keep running until it is back."""
+        node_id = self._node_id(node_id)
+        client = self.clients.get(node_id)
+        if client is not None:
+            client.cut_off()
+        node = self.server.update_node_status(node_id, "down")
         self._poke()
         return node
 
     def node_up(self, node_id: str) -> Node:
-        node = self.server.update_node_status(self._node_id(node_id), "ready")
+        """The node answers again: ready, and its client catches up (it stops what the
+        server replaced meanwhile)."""
+        node_id = self._node_id(node_id)
+        node = self.server.update_node_status(node_id, "ready")
+        client = self.clients.get(node_id)
+        if client is not None:
+            client.reconnect()
         self._poke()
         return node
 

@@ -68,6 +68,7 @@ class Client:
         self._updates: dict[str, Allocation] = {}   # alloc id -> latest unsent report
         self._updates_lock = threading.Lock()
         self._updated = threading.Event()
+        self._cut_off = threading.Event()   # a network partition: no heartbeats, no syncs
         self.node: Optional[Node] = None
         #: A restarted client first re-attaches to the allocations its predecessor ran.
         self._restore = restore
@@ -113,7 +114,20 @@ class Client:
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
-            self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+            if not self._cut_off.is_set():
+                self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+
+    def cut_off(self) -> None:
+        """Lose contact with the server, as a partitioned machine does: no heartbeats, no
+        allocation updates either way; the tasks keep running."""
+        self._cut_off.set()
+
+    def reconnect(self) -> None:
+        """Contact again: heartbeat at once, send what happened meanwhile, then catch up
+        with what the server decided (e.g. stop allocations it marked lost)."""
+        self._cut_off.clear()
+        self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+        self._updated.set()
 
     # -- allocations --------------------------------------------------------------------
 
@@ -123,6 +137,9 @@ class Client:
         while not self._stop.is_set():
             index = state.wait_for_index(index, timeout=0.2)
             changed = state.table_index("allocs", "nodes")
+            if self._cut_off.is_set():
+                seen = -1  # catch up in full once reconnected
+                continue
             if changed != seen:  # only allocation and node writes concern a client
                 seen = changed
                 self._sync(state.allocs_by_node(self.node_id))
@@ -164,8 +181,8 @@ class Client:
         makes a few writes a second instead of one per task event.
         """
         while not self._stop.is_set():
-            if not self._updated.wait(0.5):
-                continue
+            if not self._updated.wait(0.5) or self._cut_off.is_set():
+                continue  # while cut off, updates wait for the reconnection
             self._updated.clear()
             with self._updates_lock:
                 batch, self._updates = list(self._updates.values()), {}
