@@ -48,7 +48,10 @@ class Source:
 
 
 def _from_state(state: Any) -> Source:
-    jobs = [v for j in state.jobs() for v in (state.job_versions(j.namespace, j.id) or [j])]
+    # The kept versions are copies from when each was registered; the job itself carries
+    # what changed since (its status), so it stands in for its own version.
+    jobs = [j if v.version == j.version else v
+            for j in state.jobs() for v in (state.job_versions(j.namespace, j.id) or [j])]
     return Source(jobs, state.evals(), state.allocs(), state.nodes(), index=state.index)
 
 

@@ -80,6 +80,8 @@ def test_job_graph_links_job_versions_evals_allocs_and_nodes(scenario) -> None:
     assert {d["label"]: d["status"] for d in of_kind(g, "node")} == {
         "a": "down", "b": "ready", "c": "ready"}
     assert sorted(d["status"] for d in of_kind(g, "alloc")).count("lost") == 2
+    (job_node,) = of_kind(g, "job")
+    assert job_node["status"] == c.job("web").status == "running"   # the job now, not v0
     triggers = sorted(d["triggered_by"] for d in of_kind(g, "eval"))
     assert triggers == ["job-register", "job-register", "node-update"]
     for u, v, r in g.edges(data="relation"):
