@@ -24,7 +24,8 @@ from .scheduler.generic import schedule
 from .scheduler.trace import EvalTrace
 from .server.records import JobSummary, SchedulerConfig
 from .server.server import Server, StepRecord
-from .structs import Allocation, Constraint, Deployment, Evaluation, Job, Node
+from .structs import (Allocation, Constraint, Deployment, Evaluation, Job, JobPlanResponse,
+                      Node)
 
 if TYPE_CHECKING:
     from .api.http import APIServer
@@ -304,7 +305,7 @@ class Agent:
         return ev
 
     def plan(self, job_or_text: Union[Job, str, dict], nodes: Optional[list[Node]] = None,
-             diff: bool = True, contextual: bool = False) -> dict:
+             diff: bool = True, contextual: bool = False) -> "JobPlanResponse":
         """Dry run (``nomad job plan``): the diff, the DesiredTGUpdates and placement
         failures registering the job would give; nothing is committed. ``nodes`` replaces
         the cluster's nodes for a what-if ("what if this node had more memory?")."""

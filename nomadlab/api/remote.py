@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional, Union
 from urllib.parse import quote
 
 from ..server.records import JobSummary
-from ..structs import Allocation, Deployment, Evaluation, Job, Node
+from ..structs import Allocation, Deployment, Evaluation, Job, JobPlanResponse, Node
 from .client import APIError, Client
 
 __all__ = ["Remote", "connect"]
@@ -216,12 +216,12 @@ class Remote:
                                    {"Job": job}).data or {}
         return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
 
-    def plan(self, job_or_text: Union[Job, str, dict], diff: bool = True) -> dict:
+    def plan(self, job_or_text: Union[Job, str, dict], diff: bool = True) -> JobPlanResponse:
         """``nomad job plan``: Nomad's JobPlanResponse (nothing is committed)."""
         job = self._job_json(job_or_text)
-        return self.client.request("PUT", f"/v1/job/{_path(job['ID'])}/plan",
-                                   self._ns(job.get("Namespace")),
-                                   {"Job": job, "Diff": diff}).data or {}
+        return JobPlanResponse(self.client.request(
+            "PUT", f"/v1/job/{_path(job['ID'])}/plan", self._ns(job.get("Namespace")),
+            {"Job": job, "Diff": diff}).data or {}, job_type=job.get("Type") or "service")
 
     def stop(self, job_id: str, purge: bool = False, namespace: Optional[str] = None
              ) -> Optional[Evaluation]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..scheduler.trace import EvalTrace
-from ..structs import Allocation, Evaluation, Job, Node
+from ..structs import Allocation, Evaluation, Job, JobPlanResponse, Node
 from .allocation import alloc_status
 from .document import KV, Document, Table
 from .evaluation import eval_status
 from .job import status_string
 from .node import node_status
+from .plan import plan_output
 from .units import format_time
 
 __all__ = ["install", "document_for"]
@@ -47,6 +48,8 @@ _DOCUMENTS: dict[type, Callable[[Any], Document]] = {
     Allocation: lambda a: alloc_status(a.to_api()),
     Node: lambda n: node_status(n.to_api(), None),
     EvalTrace: _trace,
+    JobPlanResponse: lambda plan: plan_output({k: v for k, v in plan.items() if k != "Trace"},
+                                              plan.job_type),
 }
 
 
@@ -67,8 +70,9 @@ def _repr_pretty_(self: Any, p: Any, cycle: bool) -> None:
 
 
 def install() -> None:
-    """Give Job, Evaluation, Allocation and Node (and EvalTrace a text view) their reprs."""
-    for cls in (Job, Evaluation, Allocation, Node):
+    """Give Job, Evaluation, Allocation, Node and a plan their reprs (and EvalTrace, which
+    has its own HTML table, a text view)."""
+    for cls in (Job, Evaluation, Allocation, Node, JobPlanResponse):
         cls._repr_html_ = _repr_html_  # type: ignore[attr-defined]
         cls._repr_pretty_ = _repr_pretty_  # type: ignore[attr-defined]
     EvalTrace._repr_pretty_ = _repr_pretty_  # type: ignore[attr-defined]

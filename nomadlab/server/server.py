@@ -21,8 +21,8 @@ from ..scheduler.diff import job_diff
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
 from ..structs.timestamps import parse_rfc3339
-from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job, Node,
-                       Plan)
+from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
+                       JobPlanResponse, Node, Plan)
 from .blocked import BlockedEvals
 from .launch import dispatched_job, next_launch, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
@@ -405,7 +405,7 @@ class Server:
     # -- dry runs --------------------------------------------------------------------
 
     def plan(self, job: Job, nodes: Optional[list[Node]] = None, diff: bool = True,
-             contextual: bool = False) -> dict:
+             contextual: bool = False) -> JobPlanResponse:
         """Nomad's job plan: what registering ``job`` would do, with nothing committed.
 
         ``nodes`` replaces the cluster's nodes for a what-if.  Returns the API's
@@ -434,7 +434,7 @@ class Server:
                 for task in job.group(update.task_group).tasks:
                     annotations.setdefault(update.task_group, {})[task.name] = \
                         ["forces create/destroy update"]
-        response = {
+        response = JobPlanResponse({
             "Annotations": {"DesiredTGUpdates": updates},
             "FailedTGAllocs": {g: m.to_api() for g, m in result.eval.failed_tg_allocs.items()},
             "JobModifyIndex": current.job_modify_index if current is not None else 0,
@@ -444,7 +444,7 @@ class Server:
             "NextPeriodicLaunch": "0001-01-01T00:00:00Z",
             "Warnings": "",
             "Trace": result.trace,
-        }
+        }, job_type=job.type or "service")
         return response
 
     # -- the worker -------------------------------------------------------------------

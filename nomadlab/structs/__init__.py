@@ -24,7 +24,7 @@ from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainStrategy, DriverInfo, N
                    NodeReservedCpuResources, NodeReservedDiskResources,
                    NodeReservedMemoryResources, NodeReservedNetworkResources,
                    NodeReservedResources, NodeResources)
-from .plan import DesiredUpdates, Plan, PlanAnnotations, PlanResult
+from .plan import DesiredUpdates, JobPlanResponse, Plan, PlanAnnotations, PlanResult
 from .policies import (DisconnectStrategy, MigrateStrategy, ParameterizedJobConfig,
                        PeriodicConfig, ReschedulePolicy, RestartPolicy, UpdateStrategy)
 from .resources import (DNSConfig, EphemeralDisk, NetworkResource, Port, RequestedDevice,

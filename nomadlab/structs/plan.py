@@ -10,7 +10,7 @@ from .allocation import Allocation
 from .evaluation import AllocMetric
 from .job import Job
 
-__all__ = ["Plan", "PlanResult", "DesiredUpdates", "PlanAnnotations"]
+__all__ = ["Plan", "PlanResult", "DesiredUpdates", "PlanAnnotations", "JobPlanResponse"]
 
 
 @dataclass
@@ -70,3 +70,13 @@ class PlanResult(APIStruct):
 
     def fully_committed(self) -> bool:
         return not self.rejected_nodes
+
+
+class JobPlanResponse(dict):
+    """Nomad's JobPlanResponse (``nomad job plan``) as the API's JSON: a plain dict, so
+    ``plan["Annotations"]["DesiredTGUpdates"]`` reads as in Nomad's docs, that also knows
+    the job's type, so a notebook can show it the way ``nomad job plan`` prints it."""
+
+    def __init__(self, data: dict, job_type: str = "service") -> None:
+        super().__init__(data)
+        self.job_type = job_type

@@ -56,3 +56,18 @@ def test_alloc_and_node_reprs_from_a_running_agent() -> None:
         assert "Allocations" not in pretty(node)  # a node struct alone knows no allocations
         trace = c.eval(alloc.eval_id).trace
         assert isinstance(trace, EvalTrace) and pretty(trace) == str(trace)
+
+
+def test_a_plan_shows_as_nomad_job_plan_prints_it() -> None:
+    with nl.dev(clients=0, mode="step") as c:
+        c.add_node("a", cpu=1000, memory=1024)
+        plan = c.plan(SPEC)
+        assert plan["Annotations"]["DesiredTGUpdates"]["cache"]["Place"] == 2  # still a dict
+        text = pretty(plan)
+        assert text.startswith('+ Job: "web"\n+ Task Group: "cache" (2 create)')
+        assert "Scheduler dry-run:\n- All tasks successfully allocated." in text
+        assert "Trace" not in text
+        html = plan._repr_html_()
+        assert "Scheduler dry-run:" in html and "2 create" in html
+        too_big = c.plan(SPEC.replace("count = 2", "count = 200"))
+        assert "WARNING: Failed to place all allocations." in pretty(too_big)
