@@ -165,6 +165,9 @@ def test_stop_and_shutdown_leave_no_process_behind() -> None:
         while running_pids(f"sleep {marker}") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert running_pids(f"sleep {marker}") == []
+        while not all(a.client_status == "complete" for a in c.allocs("sleeper")) \
+                and time.monotonic() < deadline:  # the client reports it asynchronously
+            time.sleep(0.05)
         assert all(a.client_status == "complete" for a in c.allocs("sleeper"))
         c.submit(job("again", "exec", f'command = "/bin/sleep"\n args = ["{marker}"]'))
         c.wait("again", status="running", timeout=30)
