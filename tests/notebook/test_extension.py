@@ -21,6 +21,8 @@ from jupyter_client.manager import KernelManager
 import nomadlab as nl
 from nomadlab.notebook import launch, session
 
+from task_procs import task_processes
+
 SLEEP_JOB = '''job "sleepy" {
   group "g" {
     count = 2
@@ -38,20 +40,6 @@ SLEEP_JOB = '''job "sleepy" {
   }
 }
 '''
-
-
-def task_processes(marker: str) -> list[int]:
-    """PIDs whose command line contains ``marker`` (read from /proc, nothing killed)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read().replace(b"\0", b" "):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.fixture

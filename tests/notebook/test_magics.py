@@ -3,7 +3,6 @@ learner types, what the cell prints, and that a mistake prints a message, not a 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Iterator
@@ -15,6 +14,8 @@ from IPython.testing.globalipapp import start_ipython
 
 import nomadlab as nl
 from nomadlab.notebook import session
+
+from task_procs import task_processes
 
 JOB = '''job "web" {
   group "g" {
@@ -169,20 +170,6 @@ def test_step_mode_cell_by_cell(ip, capsys) -> None:
 def test_step_in_auto_mode_says_how_to_get_step_mode(ip, capsys) -> None:
     cell(ip, "step")
     assert "%nomad agent -dev -mode step" in capsys.readouterr().err
-
-
-def task_processes(marker: str) -> list[int]:
-    """PIDs whose command line contains ``marker`` (read from /proc, nothing killed)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read().replace(b"\0", b" "):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def test_agent_restart_shuts_the_old_one_down(ip, capsys) -> None:
