@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from .client.client import Client, ClientConfig
 from .client.fingerprint import host_cpu_mhz, host_memory_mb
+from . import prefix
 from .jobspec import parse_job
 from .scheduler.constraints import explain_constraint
 from .scheduler.generic import schedule
@@ -477,8 +478,8 @@ class Agent:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise KeyError(f'no {table[:-1]} with ID or prefix "{key}"')
-        raise KeyError(f'prefix "{key}" matches {len(matches)} {table}; give more characters')
+            raise prefix.not_found(table, key)
+        raise prefix.ambiguous(table, key, len(matches))
 
     # -- explaining -------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional, Union
 from urllib.parse import quote
 
+from .. import prefix
 from ..server.records import JobSummary
 from ..structs import Allocation, Deployment, Evaluation, Job, JobPlanResponse, Node
 from .client import APIError, Client
@@ -81,8 +82,8 @@ class Remote:
         if len(matches) == 1:
             return self._get(f"{read_path}/{_path(matches[0]['ID'])}", **(params or {}))
         if not matches:
-            raise KeyError(f'no {kind} with ID or prefix "{key}"')
-        raise KeyError(f'prefix "{key}" matches {len(matches)} {kind}s; give more characters')
+            raise prefix.not_found(kind, key)
+        raise prefix.ambiguous(kind, key, len(matches))
 
     # -- jobs -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .. import prefix
 from ..structs import Allocation, Deployment, Evaluation, Job, Node
 
 __all__ = ["job_list", "alloc_list", "node_list", "job_summary", "job_versions",
@@ -52,7 +53,7 @@ def find_job(cluster: Any, job_id: str, namespace: str = "default") -> Job:
         return cluster.job(matches[0].id, namespace)
     if matches:
         raise AmbiguousPrefix("job", job_id, matches)
-    raise KeyError(f'No job(s) with prefix or id "{job_id}" found')
+    raise prefix.not_found("jobs", job_id)
 
 
 def job_list(cluster: Any) -> list[dict[str, Any]]:

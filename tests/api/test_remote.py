@@ -130,7 +130,7 @@ def test_remote_reads_return_the_agents_structs(other_process: str) -> None:
     assert plan["Annotations"]["DesiredTGUpdates"]["cache"]["Place"] == 1
     with pytest.raises(KeyError, match='job "nope" not found'):
         remote.job("nope")
-    with pytest.raises(KeyError, match="no alloc"):
+    with pytest.raises(KeyError, match=r"No allocation\(s\) with prefix or id"):
         remote.alloc("zzzz")
 
 

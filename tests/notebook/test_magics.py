@@ -124,7 +124,7 @@ def test_a_bad_spec_shows_the_line_and_a_caret(ip, capsys) -> None:
 def test_unknown_and_ambiguous_ids_are_messages(ip, capsys) -> None:
     cell(ip, "alloc status zzzz")
     err = capsys.readouterr().err
-    assert 'prefix "zzzz"' in err and "Traceback" not in err
+    assert 'No allocation(s) with prefix or id "zzzz" found' in err and "Traceback" not in err
 
 
 def test_cell_form_only_for_commands_that_read_a_spec(ip, capsys) -> None:
