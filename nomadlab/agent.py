@@ -260,9 +260,14 @@ class Agent:
             return job_from_api(job_or_text)
         return parse_job(job_or_text)
 
-    def submit(self, job_or_text: Union[Job, str, dict]) -> Evaluation:
-        """Register a job (a Job, HCL/JSON text or API dict); returns its evaluation."""
-        ev = self.server.register_job(self._job(job_or_text))
+    def submit(self, job_or_text: Union[Job, str, dict],
+               enforce_index: Optional[int] = None) -> Evaluation:
+        """Register a job (a Job, HCL/JSON text or API dict); returns its evaluation.
+
+        ``enforce_index``: register only if the job's JobModifyIndex is still this (0: only
+        a new job), as ``nomad job run -check-index`` does after a ``job plan``.
+        """
+        ev = self.server.register_job(self._job(job_or_text), enforce_index=enforce_index)
         self._poke()
         return ev
 

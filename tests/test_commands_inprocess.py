@@ -277,3 +277,20 @@ def test_periodic_job_registers_and_says_when_it_launches(agent: nl.Agent) -> No
     assert code == 0, err
     assert re.fullmatch(rf"Job registration successful\nApproximate next launch time: {TS} "
                         r"\(\d+h\d+m\d+s from now\)\n", out)
+
+
+def test_job_run_check_index_registers_only_the_planned_version(agent: nl.Agent) -> None:
+    code, out, _ = nomad(agent, "job", "plan", "-", stdin=spec())
+    assert "nomad job run -check-index 0" in out
+    assert nomad(agent, "job", "run", "-detach", "-check-index", "0", "-", stdin=spec())[0] == 0
+    index = agent.job("web").job_modify_index
+    code, out, err = nomad(agent, "job", "run", "-check-index", "0", "-", stdin=spec(2))
+    assert (code, err) == (1, "Enforcing job modify index 0: job already exists\n"
+                              "Job not updated\n")
+    code, out, err = nomad(agent, "job", "run", "-check-index", str(index + 7), "-",
+                           stdin=spec(2))
+    assert code == 1 and "conflicting job modify index" in err
+    assert agent.job("web").task_groups[0].count == 1          # nothing was registered
+    assert nomad(agent, "job", "run", "-detach", "-check-index", str(index), "-",
+                 stdin=spec(2))[0] == 0
+    assert agent.job("web").task_groups[0].count == 2

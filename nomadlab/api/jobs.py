@@ -158,16 +158,7 @@ def _register(request: Request, agent: "Agent", name: Optional[str]) -> Reply:
     job = _decode_job(request, body)
     if name is not None and job.id != name:
         raise HTTPError(400, "Job ID does not match name")
-    if body.get("EnforceIndex"):
-        expected = int(body.get("JobModifyIndex") or 0)
-        current = agent.state.job(job.namespace or "default", job.id)
-        if expected == 0 and current is not None:
-            raise HTTPError(400, "Enforcing job modify index 0: job already exists")
-        if current is not None and current.job_modify_index != expected:
-            raise HTTPError(400, f"Enforcing job modify index {expected}: job exists with "
-                                 f"conflicting job modify index: {current.job_modify_index}")
-        if current is None and expected != 0:
-            raise HTTPError(400, f"Enforcing job modify index {expected}: job does not exist")
+    enforce = int(body.get("JobModifyIndex") or 0) if body.get("EnforceIndex") else None
     if body.get("PreserveCounts"):
         current = agent.state.job(job.namespace or "default", job.id)
         if current is not None:
@@ -175,7 +166,7 @@ def _register(request: Request, agent: "Agent", name: Optional[str]) -> Reply:
             for group in job.task_groups:
                 if group.name in counts:
                     group.count = counts[group.name]
-    ev = agent.submit(job)
+    ev = agent.submit(job, enforce_index=enforce)
     stored = agent.state.job(job.namespace or "default", job.id)
     assert stored is not None
     return _register_reply(agent, ev, stored)

@@ -209,12 +209,16 @@ class Remote:
         from ..jobspec import parse_job
         return parse_job(job_or_text).to_api()
 
-    def submit(self, job_or_text: Union[Job, str, dict]) -> Optional[Evaluation]:
+    def submit(self, job_or_text: Union[Job, str, dict],
+               enforce_index: Optional[int] = None) -> Optional[Evaluation]:
         """Register the job; its evaluation (None for periodic and parameterized jobs,
-        which the cluster launches later)."""
+        which the cluster launches later).  ``enforce_index`` as ``-check-index``."""
         job = self._job_json(job_or_text)
+        body: dict[str, Any] = {"Job": job}
+        if enforce_index is not None:
+            body.update(EnforceIndex=True, JobModifyIndex=enforce_index)
         resp = self.client.request("PUT", "/v1/jobs", self._ns(job.get("Namespace")),
-                                   {"Job": job}).data or {}
+                                   body).data or {}
         return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
 
     def plan(self, job_or_text: Union[Job, str, dict], diff: bool = True) -> JobPlanResponse:

@@ -41,6 +41,8 @@ def parser() -> Parser:
     p = jobs.add_parser("run", help="Run a new job or update an existing job")
     _flag(p, "detach", "Return right after registering; print the evaluation ID")
     _flag(p, "verbose", "Full IDs")
+    p.add_argument("-check-index", dest="check_index", type=int, default=None,
+                   help="Run only if the job's modify index is still this (from job plan)")
     p.add_argument("file", help="The job file (HCL or JSON), or - for standard input")
     p.set_defaults(func=job_run)
     p = jobs.add_parser("plan", help="Dry-run a job update to see what would change")

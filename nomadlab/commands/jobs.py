@@ -12,6 +12,7 @@ from ..format.plan import plan_exit_code, plan_output
 from ..format.units import format_time, now_ns
 from ..jobspec import JobSpecError, parse_job
 from ..server.launch import next_launch
+from ..server.server import ENFORCE_INDEX_PREFIX
 from ..structs.duration import SECOND, format_duration
 from ..structs import Job
 from .base import EXPECTED, IO, ambiguous, error_message, read_spec
@@ -84,9 +85,14 @@ def job_run(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         io.error(str(err))
         return 1
     try:
-        ev = cluster.submit(job)
+        ev = cluster.submit(job, enforce_index=args.check_index)
     except EXPECTED as err:
-        io.error(f"Error submitting job: {error_message(err)}")
+        message = error_message(err)
+        if ENFORCE_INDEX_PREFIX in message:  # as nomad: the reason, then what did not happen
+            io.error(message[message.index(ENFORCE_INDEX_PREFIX):].rstrip(")"))
+            io.error("Job not updated")
+            return 1
+        io.error(f"Error submitting job: {message}")
         return 1
     if job.is_periodic or job.is_parameterized:
         io.print("Job registration successful")

@@ -120,9 +120,16 @@ class Server:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def register_job(self, job: Job, triggered_by: str = "job-register") -> Evaluation:
-        """Nomad's Job.Register: store a new version and create a job-register evaluation."""
+    def register_job(self, job: Job, triggered_by: str = "job-register",
+                     enforce_index: Optional[int] = None) -> Evaluation:
+        """Nomad's Job.Register: store a new version and create a job-register evaluation.
+
+        ``enforce_index`` (``nomad job run -check-index N``) registers only if the job's
+        JobModifyIndex is still ``N`` (0: only if the job does not exist yet).
+        """
         with self._lock:
+            if enforce_index is not None:
+                _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
             stored = self.state.upsert_job(dataclasses.replace(job, submit_time=self.clock()))
             key = (stored.namespace, stored.id)
             self._periodic.pop(key, None)
@@ -583,6 +590,23 @@ class _PlanView:
 
     def scheduler_config(self) -> object:
         return self._snapshot.scheduler_config()
+
+
+#: Nomad's api.RegisterEnforceIndexErrPrefix: the CLI recognises these errors by it.
+ENFORCE_INDEX_PREFIX = "Enforcing job modify index"
+
+
+def _check_index(current: Optional[Job], expected: int) -> None:
+    """Refuse a register whose ``-check-index`` no longer matches (Nomad's messages)."""
+    if current is None:
+        if expected != 0:
+            raise ValueError(f"{ENFORCE_INDEX_PREFIX} {expected}: job does not exist")
+        return
+    if expected == 0:
+        raise ValueError(f"{ENFORCE_INDEX_PREFIX} 0: job already exists")
+    if current.job_modify_index != expected:
+        raise ValueError(f"{ENFORCE_INDEX_PREFIX} {expected}: job exists with conflicting "
+                         f"job modify index: {current.job_modify_index}")
 
 
 def _plan_summary(plan: Plan) -> str:
