@@ -12,7 +12,8 @@ in full, so a struct from either has the same fields.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Union
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from .. import prefix
@@ -21,6 +22,9 @@ from ..structs import Allocation, Deployment, Evaluation, Job, JobPlanResponse, 
 from .client import APIError, Client
 
 __all__ = ["Remote", "connect"]
+
+#: Requests in flight at once when reading many objects in full.
+READERS = 8
 
 
 def _path(ident: str) -> str:
@@ -41,6 +45,15 @@ class Remote:
         response = self.client.request("GET", path, params)
         self._index = max(self._index, response.index)
         return response.data
+
+    def _read_each(self, paths: Iterable[str]) -> list[Any]:
+        """GET each path, a few at a time (a list endpoint gives stubs; the objects in full
+        take one request each), in the order given."""
+        paths = list(paths)
+        if len(paths) < 2:
+            return [self._get(p) for p in paths]
+        with ThreadPoolExecutor(max_workers=min(READERS, len(paths))) as pool:
+            return list(pool.map(self._get, paths))
 
     def _ns(self, namespace: Optional[str]) -> dict[str, str]:
         ns = namespace or self.namespace
@@ -139,7 +152,8 @@ class Remote:
         stubs = self._get(path, **self._ns(namespace)) or []
         if not full:
             return [Allocation.from_api(a) for a in stubs]
-        return [self.alloc(a["ID"]) for a in stubs]
+        return [Allocation.from_api(a) for a in self._read_each(
+            f"/v1/allocation/{_path(s['ID'])}" for s in stubs)]
 
     def alloc(self, alloc_id: str) -> Allocation:
         return Allocation.from_api(self._by_prefix("alloc", "/v1/allocations", "/v1/allocation",
@@ -150,7 +164,8 @@ class Remote:
         stubs = self._get("/v1/nodes") or []
         if not full:
             return [Node.from_api(n) for n in stubs]
-        return [Node.from_api(self._get(f"/v1/node/{_path(n['ID'])}")) for n in stubs]
+        return [Node.from_api(n) for n in self._read_each(f"/v1/node/{_path(n['ID'])}"
+                                                           for n in stubs)]
 
     def node(self, node_id: str) -> Node:
         """By ID, unique ID prefix or, as the agent allows, name."""

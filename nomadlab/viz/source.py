@@ -64,10 +64,54 @@ def _from_api(data: dict) -> Source:
                   [Node.from_api(d) for d in data.get("Nodes", [])])
 
 
+class _RemoteSource(Source):
+    """A remote cluster read on demand, each part once: the graph of one job reads that
+    job's versions, evaluations and allocations, not every object of a large cluster."""
+
+    def __init__(self, remote: Any) -> None:
+        self._remote = remote
+        self._read: dict[tuple[str, Optional[str]], Any] = {}
+        self.index = remote.index
+
+    def _once(self, what: str, key: Optional[str], read: Any) -> Any:
+        if (what, key) not in self._read:
+            self._read[(what, key)] = read()
+        return self._read[(what, key)]
+
+    def jobs(self) -> list[Job]:
+        return self._once("jobs", None, lambda: sorted(self._remote.jobs(), key=lambda j: j.id))
+
+    def job(self, job_id: str) -> Job:
+        versions = self.job_versions(job_id)
+        if not versions:
+            raise KeyError(f'job "{job_id}" not found')
+        return versions[0]
+
+    def job_versions(self, job_id: str) -> list[Job]:
+        def read() -> list[Job]:
+            try:
+                current = self._remote.job(job_id)
+            except KeyError:
+                return []
+            older = [v for v in self._remote.job_versions(job_id) if v.version != current.version]
+            return [current, *sorted(older, key=lambda j: j.version, reverse=True)]
+        return self._once("versions", job_id, read)
+
+    def evals(self, job_id: Optional[str] = None) -> list[Evaluation]:
+        return self._once("evals", job_id, lambda: self._remote.evals(job_id))
+
+    def eval(self, eval_id: str) -> Evaluation:
+        return self._once("eval", eval_id, lambda: self._remote.eval(eval_id))
+
+    def allocs(self, job_id: Optional[str] = None) -> list[Allocation]:
+        return self._once("allocs", job_id, lambda: self._remote.allocs(job_id))
+
+    def nodes(self) -> list[Node]:
+        return self._once("nodes", None, self._remote.nodes)
+
+
 def _from_remote(remote: Any) -> Source:
-    """Everything a builder may ask, read once over HTTP (jobs with all their versions)."""
-    jobs = [v for j in remote.jobs() for v in (remote.job_versions(j.id, j.namespace) or [j])]
-    return Source(jobs, remote.evals(), remote.allocs(), remote.nodes(), index=remote.index)
+    return _RemoteSource(remote)
 
 
 def read_source(c: Any, index: Optional[int] = None) -> Source:
