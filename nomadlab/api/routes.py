@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from urllib.parse import unquote
 
 from ..structs.duration import parse_duration
 from .errors import INVALID_METHOD, HTTPError
@@ -121,7 +122,7 @@ class Router:
             route = methods.get(method)
             if route is None:
                 raise HTTPError(405, INVALID_METHOD)
-            request.params = {k: _unquote(v) for k, v in match.groupdict().items()}
+            request.params = {k: unquote(v) for k, v in match.groupdict().items()}
             if route.kind == "read":
                 return self._read(route, request, api)
             return route.fn(request, self.agent)
@@ -167,11 +168,6 @@ class Router:
 def _specificity(pattern: str) -> tuple[int, int]:
     """Patterns with a catch-all segment go last; among those, longer ones first."""
     return ("*}" in pattern, -len(pattern))
-
-
-def _unquote(value: str) -> str:
-    from urllib.parse import unquote
-    return unquote(value)
 
 
 def _wait(raw: str) -> float:

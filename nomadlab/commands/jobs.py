@@ -106,8 +106,13 @@ def job_run(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         io.print("Job registration successful")
         io.print(f"Evaluation ID: {ev.id if ev is not None else ''}")
         return 0
+    return _monitor(cluster, io, ev.id, args.verbose)
+
+
+def _monitor(cluster: Any, io: IO, eval_id: str, verbose: bool) -> int:
+    """Follow an evaluation as ``job run`` and ``job stop`` do; its exit code."""
     try:
-        return monitor(cluster, io, ev.id, verbose=args.verbose)
+        return monitor(cluster, io, eval_id, verbose=verbose)
     except EXPECTED as err:
         io.error(f"Error reading evaluation: {error_message(err)}")
         return 1
@@ -173,11 +178,7 @@ def job_stop(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     if args.detach:
         io.print(ev.id)
         return 0
-    try:
-        return monitor(cluster, io, ev.id, verbose=args.verbose)
-    except EXPECTED as err:
-        io.error(f"Error reading evaluation: {error_message(err)}")
-        return 1
+    return _monitor(cluster, io, ev.id, args.verbose)
 
 
 def job_inspect(cluster: Any, args: argparse.Namespace, io: IO) -> int:

@@ -91,22 +91,22 @@ def _why_failed(alloc: Allocation) -> str:
     return alloc.client_description or "no task events yet"
 
 
-def _all_constraints(job: Job) -> list[Any]:
-    found = list(job.constraints)
+def _at_every_level(job: Job, blocks: str) -> list[Any]:
+    """``constraints`` or ``affinities`` of the job, its groups and their tasks."""
+    found = list(getattr(job, blocks))
     for group in job.task_groups:
-        found += group.constraints
+        found += getattr(group, blocks)
         for task in group.tasks:
-            found += task.constraints
+            found += getattr(task, blocks)
     return found
+
+
+def _all_constraints(job: Job) -> list[Any]:
+    return _at_every_level(job, "constraints")
 
 
 def _all_affinities(job: Job) -> list[Any]:
-    found = list(job.affinities)
-    for group in job.task_groups:
-        found += group.affinities
-        for task in group.tasks:
-            found += task.affinities
-    return found
+    return _at_every_level(job, "affinities")
 
 
 def _placement_failures(c: Any, job_id: str) -> list[str]:
