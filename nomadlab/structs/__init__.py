@@ -19,6 +19,7 @@ from .deployment import DEPLOYMENT_STATUSES, Deployment, DeploymentState
 from .duration import format_duration, parse_duration
 from .evaluation import EVAL_STATUSES, EVAL_TRIGGERS, AllocMetric, Evaluation, NodeScoreMeta
 from .job import JOB_STATUSES, JOB_TYPES, Job, TaskGroup
+from .identity import ANONYMOUS, Identity
 from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainStrategy, DriverInfo, Node,
                    NodeCpuResources, NodeDiskResources, NodeEvent, NodeMemoryResources,
                    NodeReservedCpuResources, NodeReservedDiskResources,
