@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.1
 HEARTBEAT_INTERVAL = 10.0
 CHUNK = 64 * 1024
-CLIENT_TERMINAL = ("complete", "failed", "lost")
 
 
 def _params(request: Request) -> tuple[str, str, str, int]:
@@ -123,7 +122,7 @@ def logs(request: Request, agent: "Agent") -> Reply | Stream:
             if sent:
                 quiet_since = time.monotonic()
             latest = agent.state.alloc(alloc.id)
-            if not sent and (latest is None or latest.client_status in CLIENT_TERMINAL):
+            if not sent and (latest is None or latest.client_terminal_status()):
                 return  # the task can write no more
             if time.monotonic() - quiet_since > HEARTBEAT_INTERVAL:
                 quiet_since = time.monotonic()

@@ -17,12 +17,11 @@ from ..structs import (Affinity, CheckRestart, EphemeralDisk, Job, LogConfig, Mi
                        ReschedulePolicy, Resources, RestartPolicy, Service, Spread, Task,
                        TaskGroup, Template, UpdateStrategy)
 from ..structs.duration import HOUR, MINUTE, SECOND
+from ..structs.resources import DEFAULT_CPU, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB
 
 __all__ = ["canonicalize", "default_restart_policy", "default_reschedule_policy",
            "DEFAULT_UPDATE", "DEFAULT_MIGRATE", "DEFAULT_CPU", "DEFAULT_MEMORY_MB"]
 
-DEFAULT_CPU = 100
-DEFAULT_MEMORY_MB = 300
 DEFAULT_KILL_TIMEOUT = 5 * SECOND
 
 DEFAULT_UPDATE = UpdateStrategy(
@@ -120,7 +119,7 @@ def _group(group: TaskGroup, job: Job) -> None:
     job_type = job.type or "service"
     if group.count is None:
         group.count = 1
-    group.ephemeral_disk = _merge(EphemeralDisk(sticky=False, migrate=False, size_mb=300),
+    group.ephemeral_disk = _merge(EphemeralDisk(sticky=False, migrate=False, size_mb=DEFAULT_DISK_MB),
                                   group.ephemeral_disk)
     if job.update is not None and group.update is not None:
         group.update = _merge(job.update, group.update)

@@ -17,7 +17,6 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..structs import Allocation, Constraint, Job, Node, Spread, TaskGroup
 from .constraints import constraint_key, explain_constraint
-from .fit import terminal_status
 from .interpolate import resolve_target
 
 __all__ = ["Context", "Verdict", "DriverChecker", "ConstraintChecker", "HostVolumeChecker",
@@ -80,7 +79,7 @@ class Context:
         stopped = {a.id for a in self.stopping.get(node_id, ())}
         merged: dict[str, Allocation] = {}
         for alloc in self.existing.get(node_id, ()):
-            if not terminal_status(alloc) and alloc.id not in stopped:
+            if not alloc.terminal_status() and alloc.id not in stopped:
                 merged[alloc.id] = alloc
         for alloc in self.proposed.get(node_id, ()):
             merged[alloc.id or f"proposed-{id(alloc)}"] = alloc
@@ -293,7 +292,7 @@ class PropertySet:
 
     def _filter(self, allocs: list[Allocation], drop_terminal: bool) -> list[Allocation]:
         return [a for a in allocs
-                if not (drop_terminal and terminal_status(a))
+                if not (drop_terminal and a.terminal_status())
                 and not (self.task_group and a.task_group != self.task_group)]
 
     def _count(self, ctx: Context, allocs: list[Allocation], into: Counter[str]) -> None:

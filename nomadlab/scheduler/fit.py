@@ -18,19 +18,16 @@ import random
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
+from ..structs.resources import DEFAULT_CPU, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB
 from ..structs import (AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources,
                        AllocatedSharedResources, AllocatedTaskResources, Allocation,
                        NetworkResource, Node, Port, PortMapping, TaskGroup)
 
 __all__ = ["Comparable", "FitResult", "node_capacity", "used", "fit", "allocated_resources_for",
-           "alloc_resources", "terminal_status", "client_terminal_status", "used_ports",
+           "alloc_resources", "used_ports",
            "assign_ports", "parse_port_ranges", "DEFAULT_CPU", "DEFAULT_MEMORY_MB",
            "DEFAULT_DISK_MB", "MAX_VALID_PORT"]
 
-#: Nomad's defaults for a task's resources and a group's ephemeral disk.
-DEFAULT_CPU = 100
-DEFAULT_MEMORY_MB = 300
-DEFAULT_DISK_MB = 300
 MAX_VALID_PORT = 65536
 #: Random probes for a dynamic port before the exhaustive search (Nomad's maxRandPortAttempts).
 MAX_RAND_PORT_ATTEMPTS = 20
@@ -61,16 +58,6 @@ class Comparable:
             if getattr(self, dim) < getattr(ask, dim):
                 return dim
         return None
-
-
-def terminal_status(alloc: Allocation) -> bool:
-    """Nomad's ``TerminalStatus``: told to stop or evict, or finished on the client."""
-    return alloc.desired_status in ("stop", "evict") or client_terminal_status(alloc)
-
-
-def client_terminal_status(alloc: Allocation) -> bool:
-    """Nomad's ``ClientTerminalStatus``: complete, failed or lost on the client."""
-    return alloc.client_status in ("complete", "failed", "lost")
 
 
 def node_capacity(node: Node) -> Comparable:
@@ -131,7 +118,7 @@ def used(node: Node, allocs: Iterable[Allocation]) -> Comparable:
     """What the node's live allocations reserve (Nomad skips client-terminal ones)."""
     total = Comparable()
     for alloc in allocs:
-        if _on_node(node, alloc) and not client_terminal_status(alloc):
+        if _on_node(node, alloc) and not alloc.client_terminal_status():
             total = total + alloc_resources(alloc)
     return total
 
@@ -182,7 +169,7 @@ def used_ports(node: Node, allocs: Iterable[Allocation]) -> dict[int, str]:
     except ValueError:
         pass
     for alloc in allocs:
-        if _on_node(node, alloc) and not client_terminal_status(alloc):
+        if _on_node(node, alloc) and not alloc.client_terminal_status():
             for port in _alloc_ports(alloc):
                 held.setdefault(port, alloc.id)
     return held
@@ -273,7 +260,7 @@ def fit(node: Node, existing_allocs: Iterable[Allocation], proposed_allocs: Iter
     """
     allocs: list[Allocation] = []
     if taken is None or tg.networks:
-        allocs = [a for a in existing_allocs if not terminal_status(a)] + list(proposed_allocs)
+        allocs = [a for a in existing_allocs if not a.terminal_status()] + list(proposed_allocs)
     if capacity is None:
         capacity = node_capacity(node)
     if taken is None:  # a stack placing many allocations keeps per-alloc sums cached

@@ -159,24 +159,13 @@ def generic_alloc_update(existing: Allocation, new_job: Job,
         return "ignore", None
     if tasks_updated(new_job, old_job, new_group.name):
         return "destructive", None
-    if _terminal(existing):
+    if existing.terminal_status():
         return "ignore", None
     return "inplace", None
 
 
 AllocSet = dict[str, Allocation]
 
-
-def _server_terminal(alloc: Allocation) -> bool:
-    return alloc.desired_status in ("stop", "evict")
-
-
-def _client_terminal(alloc: Allocation) -> bool:
-    return alloc.client_status in ("complete", "failed", "lost")
-
-
-def _terminal(alloc: Allocation) -> bool:
-    return _server_terminal(alloc) or _client_terminal(alloc)
 
 
 def _ran_successfully(alloc: Allocation) -> bool:
@@ -297,8 +286,8 @@ class _Reconciler:
         lost: AllocSet = {}
         ignore: AllocSet = {}
         for alloc in _ordered(allocs.values()):
-            if _terminal(alloc):
-                (ignore if _server_terminal(alloc) else untainted)[alloc.id] = alloc
+            if alloc.terminal_status():
+                (ignore if alloc.server_terminal_status() else untainted)[alloc.id] = alloc
                 continue
             if alloc.desired_transition.migrate:
                 migrate[alloc.id] = alloc
@@ -323,7 +312,7 @@ class _Reconciler:
             if alloc.desired_status == "evict":
                 return False, True
             return alloc.client_status != "failed", False
-        if _server_terminal(alloc) or alloc.client_status in ("complete", "lost"):
+        if alloc.server_terminal_status() or alloc.client_status in ("complete", "lost"):
             return False, True
         return False, False
 
@@ -334,7 +323,7 @@ class _Reconciler:
         now_set: AllocSet = {}
         later: list[_Delayed] = []
         for alloc in allocs.values():
-            if alloc.next_allocation and _terminal(alloc):
+            if alloc.next_allocation and alloc.terminal_status():
                 continue
             is_untainted, ignore = self._should_filter(alloc)
             if is_untainted:
@@ -390,7 +379,7 @@ class _Reconciler:
 
     def _handle_stop(self, name: str, allocs: AllocSet) -> None:
         counts = self.counts.setdefault(name, _Counts())
-        live = {k: a for k, a in allocs.items() if not _terminal(a)}
+        live = {k: a for k, a in allocs.items() if not a.terminal_status()}
         counts.stop += self._filter_and_stop_all(live)
 
     def _compute_group(self, name: str, all_allocs: AllocSet) -> None:
@@ -460,7 +449,7 @@ class _Reconciler:
         for key, alloc in allocs.items():
             older = alloc.job is not None and (alloc.job.version < self.job.version
                                                or alloc.job.create_index < self.job.create_index)
-            (ignored if older and _terminal(alloc) else remain)[key] = alloc
+            (ignored if older and alloc.terminal_status() else remain)[key] = alloc
         return remain, ignored
 
     def _create_followup_evals(self, group: str, later: list[_Delayed]) -> None:
@@ -485,7 +474,7 @@ class _Reconciler:
         remove = len(untainted) + len(migrate) - (group.count or 0)
         if remove <= 0:
             return stop
-        candidates = {k: a for k, a in untainted.items() if not _terminal(a)}
+        candidates = {k: a for k, a in untainted.items() if not a.terminal_status()}
 
         if migrate:
             migrating = NameIndex(self.job_id, group.name, group.count or 0, migrate.values())

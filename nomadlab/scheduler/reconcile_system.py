@@ -27,7 +27,7 @@ from typing import Collection, Mapping, Optional, Sequence
 from ..structs import Allocation, Job, Node, TaskGroup
 from .reconcile import (ALLOC_LOST, ALLOC_NODE_TAINTED, ALLOC_NOT_NEEDED, AllocUpdateFn,
                         DestructiveUpdate, Placement, ReconcileResult, StopDecision, _Counts,
-                        _ordered, _ran_successfully, _terminal, alloc_name,
+                        _ordered, _ran_successfully, alloc_name,
                         generic_alloc_update)
 
 __all__ = ["reconcile_system"]
@@ -67,7 +67,7 @@ def reconcile_system(job: Optional[Job], job_id: str, allocs: Sequence[Allocatio
     live_by_node: dict[str, list[Allocation]] = {}
     terminal: dict[tuple[str, str], Allocation] = {}
     for alloc in allocs:
-        if _terminal(alloc):
+        if alloc.terminal_status():
             key = (alloc.node_id, alloc.name)
             seen = terminal.get(key)
             if seen is None or alloc.create_index > seen.create_index:

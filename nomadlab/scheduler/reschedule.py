@@ -105,7 +105,7 @@ def reschedule_eligible(tracker: Optional[RescheduleTracker],
 def should_reschedule(alloc: Allocation, policy: Optional[ReschedulePolicy],
                       fail_time: int) -> bool:
     """Nomad's ``Allocation.ShouldReschedule``: a failed, still-desired alloc with attempts left."""
-    if alloc.desired_status in ("stop", "evict"):
+    if alloc.server_terminal_status():
         return False
     return alloc.client_status == "failed" and reschedule_eligible(
         alloc.reschedule_tracker, policy, fail_time)

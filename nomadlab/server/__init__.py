@@ -7,11 +7,11 @@ from .broker import (CORE_QUEUE, FAILED_QUEUE, SCHEDULER_TYPES, BrokerDisabled, 
 from .events import Event, EventStreamOverflow, EventSubscription
 from .records import JobSummary, PreemptionConfig, SchedulerConfig, TaskGroupSummary
 from .state import (HistoryTruncated, ObjectNotFound, StateError, StateSnapshot, StateStore,
-                    alloc_terminal, eval_terminal, job_spec_changed)
+                    eval_terminal, job_spec_changed)
 
 __all__ = [
     "StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
-    "alloc_terminal", "eval_terminal", "job_spec_changed",
+    "eval_terminal", "job_spec_changed",
     "Event", "EventSubscription", "EventStreamOverflow",
     "JobSummary", "TaskGroupSummary", "SchedulerConfig", "PreemptionConfig",
     "EvalBroker", "BrokerError", "BrokerDisabled", "SCHEDULER_TYPES", "CORE_QUEUE",

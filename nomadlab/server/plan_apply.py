@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from ..scheduler.fit import Comparable, alloc_resources, client_terminal_status, node_capacity
+from ..scheduler.fit import Comparable, alloc_resources, node_capacity
 from ..structs import Allocation, Plan, PlanResult
-from .state import StateSnapshot, alloc_terminal
+from .state import StateSnapshot
 
 __all__ = ["evaluate_plan", "node_fits"]
 
@@ -33,7 +33,7 @@ def node_fits(state: StateSnapshot, node_id: str, plan: Plan) -> tuple[bool, str
     # Updates to allocations that are finished (a failed alloc getting its follow-up
     # evaluation's ID) take no capacity and may land on any node, even a down one.
     placing = [a for a in plan.node_allocation.get(node_id, [])
-               if a.desired_status == "run" and not client_terminal_status(a)]
+               if a.desired_status == "run" and not a.client_terminal_status()]
     if not placing:
         return True, ""
     node = state.node(node_id)
@@ -46,7 +46,7 @@ def node_fits(state: StateSnapshot, node_id: str, plan: Plan) -> tuple[bool, str
         return False, "node is not eligible"
     replaced = {a.id for a in plan.node_update.get(node_id, [])} | {a.id for a in placing}
     live = [a for a in state.allocs_by_node(node_id, terminal=False)
-            if a.id not in replaced and not alloc_terminal(a)]
+            if a.id not in replaced and not a.terminal_status()]
     proposed = live + placing
     total = Comparable()
     for alloc in proposed:

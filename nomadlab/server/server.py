@@ -385,7 +385,7 @@ class Server:
             failed_jobs: dict[tuple[str, str], Job] = {}
             for alloc in updated:
                 old = before.get(alloc.id)
-                if alloc.client_status in ("complete", "failed", "lost") and old is not None \
+                if alloc.client_terminal_status() and old is not None \
                         and old.client_status != alloc.client_status:
                     node = self.state.node(alloc.node_id)
                     if node is not None:

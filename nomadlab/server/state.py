@@ -35,7 +35,7 @@ from .events import Event, EventSubscription
 from .records import SCHEDULER_ALGORITHMS, JobSummary, SchedulerConfig, TaskGroupSummary
 
 __all__ = ["StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
-           "job_spec_changed", "alloc_terminal", "eval_terminal", "PREFIX_TABLES"]
+           "job_spec_changed", "eval_terminal", "PREFIX_TABLES"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,6 @@ class ObjectNotFound(StateError):
 
 class HistoryTruncated(StateError):
     """An index older than the history the store keeps was asked for."""
-
-
-def alloc_terminal(alloc: Allocation) -> bool:
-    """Nomad's Allocation.TerminalStatus: told to stop, or finished on its client."""
-    return (alloc.desired_status in ("stop", "evict")
-            or alloc.client_status in ("complete", "failed", "lost"))
 
 
 def eval_terminal(ev: Evaluation) -> bool:
@@ -182,7 +176,7 @@ class _Reads(abc.ABC):
         """Allocations placed on a node; ``terminal=False`` leaves out the finished ones."""
         t = self._tables()
         allocs = (t.allocs[i] for i in t.allocs_by_node.get(node_id, ()))
-        return _by_creation(a for a in allocs if terminal or not alloc_terminal(a))
+        return _by_creation(a for a in allocs if terminal or not a.terminal_status())
 
     def allocs_by_eval(self, eval_id: str) -> list[Allocation]:
         t = self._tables()
@@ -579,7 +573,7 @@ class StateStore(_Reads):
             if alloc.job is not None and alloc.job.create_index != job.create_index:
                 continue
             has_alloc = True
-            if not alloc_terminal(alloc):
+            if not alloc.terminal_status():
                 return "running"
         has_eval = False
         for eval_id in txn.get("evals_by_job", key) or ():

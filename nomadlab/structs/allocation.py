@@ -15,10 +15,15 @@ __all__ = [
     "AllocatedCpuResources", "AllocatedMemoryResources", "PortMapping", "DesiredTransition",
     "RescheduleTracker", "RescheduleEvent", "AllocDeploymentStatus", "TaskState", "TaskEvent",
     "ALLOC_DESIRED_STATUSES", "ALLOC_CLIENT_STATUSES", "TASK_STATES", "TASK_EVENT_TYPES",
+    "SERVER_TERMINAL_STATUSES", "CLIENT_TERMINAL_STATUSES",
 ]
 
 ALLOC_DESIRED_STATUSES = ("run", "stop", "evict")
 ALLOC_CLIENT_STATUSES = ("pending", "running", "complete", "failed", "lost", "unknown")
+#: Desired statuses after which the server never runs the allocation again.
+SERVER_TERMINAL_STATUSES = ("stop", "evict")
+#: Client statuses after which the allocation's tasks run no more.
+CLIENT_TERMINAL_STATUSES = ("complete", "failed", "lost")
 TASK_STATES = ("pending", "running", "dead")
 TASK_EVENT_TYPES = (
     "Received", "Task Setup", "Building Task Directory", "Downloading Artifacts",
@@ -186,3 +191,16 @@ class Allocation(APIStruct):
             return int(self.name[self.name.rindex("[") + 1:-1])
         except ValueError:
             return 0
+
+    # Nomad's three terminal rules (structs.go), the one place they are written.
+    def server_terminal_status(self) -> bool:
+        """Told to stop or evicted: the server will not run it again."""
+        return self.desired_status in SERVER_TERMINAL_STATUSES
+
+    def client_terminal_status(self) -> bool:
+        """Its tasks finished, failed or were lost on the client."""
+        return self.client_status in CLIENT_TERMINAL_STATUSES
+
+    def terminal_status(self) -> bool:
+        """Nomad's Allocation.TerminalStatus: either of the two above."""
+        return self.server_terminal_status() or self.client_terminal_status()

@@ -7,8 +7,14 @@ from typing import Optional
 
 from ._base import APIStruct, api_field
 
-__all__ = ["Resources", "NetworkResource", "Port", "DNSConfig", "EphemeralDisk",
+__all__ = ["DEFAULT_CPU", "DEFAULT_MEMORY_MB", "DEFAULT_DISK_MB", "Resources", "NetworkResource", "Port", "DNSConfig", "EphemeralDisk",
            "RequestedDevice", "VolumeRequest", "VolumeMount"]
+
+#: Nomad's defaults for a task's resources and a group's ephemeral disk: the job spec fills
+#: them in, and the scheduler assumes them for a struct that came without (one place).
+DEFAULT_CPU = 100
+DEFAULT_MEMORY_MB = 300
+DEFAULT_DISK_MB = 300
 
 
 @dataclass
