@@ -22,11 +22,10 @@ from . import prefix
 from .jobspec import parse_job
 from .scheduler.constraints import explain_constraint
 from .scheduler.generic import schedule
-from .scheduler.trace import EvalTrace
-from .server.records import JobSummary, SchedulerConfig
+from .structs.trace import EvalTrace
 from .server.server import Server, StepRecord
 from .structs import (Allocation, Constraint, Deployment, Evaluation, Job, JobPlanResponse,
-                      Node)
+                      JobSummary, Node, SchedulerConfig)
 
 if TYPE_CHECKING:
     from .api.http import APIServer

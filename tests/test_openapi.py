@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
 import nomadlab as nl
-from nomadlab.structs import (ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, APIStruct,
+from nomadlab.structs import (SchedulerConfig, ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, APIStruct,
                               Constraint, Deployment, DisconnectStrategy, Evaluation, Job,
                               NetworkResource, Node, Resources, Spread, Task, TaskEvent,
                               TaskGroup, TaskState, Plan, PlanResult)
@@ -42,7 +42,8 @@ SCHEMAS: dict[str, Any] = DOCUMENT["components"]["schemas"]
 REF = "#/components/schemas/"
 
 #: Our class -> Nomad's schema, where the names differ.
-SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric"}
+SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric",
+                                  SchedulerConfig: "SchedulerConfiguration"}
 #: Structs newer than the OpenAPI document (the group ``disconnect`` block is Nomad 1.8+).
 #: Plans travel only between nomadlab's scheduler and plan applier (Nomad's are internal
 #: RPC structs, not in the HTTP API).

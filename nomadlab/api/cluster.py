@@ -13,7 +13,7 @@ import platform
 from typing import TYPE_CHECKING, Any
 
 from ..client.fingerprint import NOMAD_VERSION
-from ..server.records import SCHEDULER_ALGORITHMS
+from ..structs.operator import SCHEDULER_ALGORITHMS
 from .errors import HTTPError
 from .http import Reply, Request
 from .routes import handle, lookup, read

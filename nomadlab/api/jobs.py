@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..jobspec import JobSpecError, job_from_api, parse_job
-from ..scheduler.diff import job_diff
+from ..structs.diff import job_diff
 from ..structs import Evaluation, Job
 from .errors import HTTPError, multierror
 from .http import Reply, Request

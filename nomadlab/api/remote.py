@@ -17,8 +17,8 @@ from typing import Any, Iterable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from .. import prefix
-from ..server.records import JobSummary
-from ..structs import Allocation, Deployment, Evaluation, Job, JobPlanResponse, Node
+from ..structs import (Allocation, Deployment, Evaluation, Job, JobPlanResponse, JobSummary,
+                       Node)
 from .client import APIError, Client
 
 __all__ = ["Remote", "connect"]

@@ -11,7 +11,7 @@ from ..format import job as fmt_job
 from ..format.plan import plan_exit_code, plan_output
 from ..format.units import format_time, now_ns
 from ..jobspec import JobSpecError, parse_job
-from ..server.launch import next_launch
+from ..structs.periodic import next_launch
 from ..server.server import ENFORCE_INDEX_PREFIX
 from ..structs.duration import SECOND, format_duration
 from ..structs import Job
@@ -193,7 +193,7 @@ def job_inspect(cluster: Any, args: argparse.Namespace, io: IO) -> int:
 
 def job_history(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """Each version of the job, newest first; ``-p`` adds what changed in each."""
-    from ..scheduler.diff import job_diff
+    from ..structs.diff import job_diff
     try:
         job = find_job(cluster, args.job)
         versions = job_versions(cluster, job)

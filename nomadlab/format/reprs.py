@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..scheduler.trace import EvalTrace
+from ..structs.trace import EvalTrace
 from ..structs import Allocation, Evaluation, Job, JobPlanResponse, Node
 from .allocation import alloc_status
 from .document import KV, Document, Table

@@ -2,7 +2,7 @@
 
 from .generic import SchedulerResult, schedule
 from .stack import GenericStack, Selection
-from .trace import EvalTrace, NodeTrace, PlacementTrace
+from ..structs.trace import EvalTrace, NodeTrace, PlacementTrace
 
 __all__ = ["schedule", "SchedulerResult", "GenericStack", "Selection", "EvalTrace",
            "PlacementTrace", "NodeTrace"]

@@ -22,7 +22,7 @@ from ..structs.timestamps import format_rfc3339
 from .reconcile import ReconcileResult, reconcile
 from .reconcile_system import reconcile_system
 from .stack import GenericStack, candidate_nodes
-from .trace import EvalTrace
+from ..structs.trace import EvalTrace
 
 __all__ = ["SchedulerResult", "State", "schedule", "tainted_nodes", "BLOCKED_DESCRIPTION"]
 

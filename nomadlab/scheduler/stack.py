@@ -36,7 +36,7 @@ from .fit import (Comparable, FitResult, alloc_resources, allocated_resources_fo
 from .node_class import computed_class, constraint_escapes
 from .rank import (SpreadScorer, binpack_score, job_anti_affinity,
                    merged_affinities, node_affinity, node_reschedule_penalty, normalize)
-from .trace import (CHOSEN, EXHAUSTED, FILTERED, SCORED, SKIPPED, Check, NodeTrace,
+from ..structs.trace import (CHOSEN, EXHAUSTED, FILTERED, SCORED, SKIPPED, Check, NodeTrace,
                     PlacementTrace)
 
 __all__ = ["GenericStack", "Selection", "candidate_nodes", "service_limit"]

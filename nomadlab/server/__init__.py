@@ -5,7 +5,6 @@ from .blocked import BlockedEvals, BlockResult
 from .broker import (CORE_QUEUE, FAILED_QUEUE, SCHEDULER_TYPES, BrokerDisabled, BrokerError,
                      EvalBroker)
 from .events import Event, EventStreamOverflow, EventSubscription
-from .records import JobSummary, PreemptionConfig, SchedulerConfig, TaskGroupSummary
 from .state import (HistoryTruncated, ObjectNotFound, StateError, StateSnapshot, StateStore,
                     eval_terminal, job_spec_changed)
 
@@ -13,7 +12,6 @@ __all__ = [
     "StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
     "eval_terminal", "job_spec_changed",
     "Event", "EventSubscription", "EventStreamOverflow",
-    "JobSummary", "TaskGroupSummary", "SchedulerConfig", "PreemptionConfig",
     "EvalBroker", "BrokerError", "BrokerDisabled", "SCHEDULER_TYPES", "CORE_QUEUE",
     "FAILED_QUEUE",
     "BlockedEvals", "BlockResult",

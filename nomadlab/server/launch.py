@@ -16,7 +16,7 @@ from typing import Optional
 
 from ..structs import Job
 
-__all__ = ["DISPATCH_PAYLOAD_SIZE_LIMIT", "dispatched_job", "periodic_child", "next_launch"]
+__all__ = ["DISPATCH_PAYLOAD_SIZE_LIMIT", "dispatched_job", "periodic_child"]
 
 #: Nomad refuses dispatch payloads larger than 16 KiB.
 DISPATCH_PAYLOAD_SIZE_LIMIT = 16 * 1024
@@ -79,24 +79,3 @@ def periodic_child(parent: Job, launch_ns: int) -> Job:
         parent, id=child_id, name=child_id, parent_id=parent.id, periodic=None,
         version=0, create_index=0, modify_index=0, job_modify_index=0, status="",
         status_description="", stable=False, submit_time=launch_ns)
-
-
-def next_launch(job: Job, after_ns: int) -> Optional[int]:
-    """When a periodic job next launches after ``after_ns`` (ns since the epoch), by its
-    cron spec in its time zone; None when it is not an active periodic job."""
-    if not job.is_periodic or job.stop or job.periodic is None:
-        return None
-    import datetime
-    import zoneinfo
-
-    from croniter import croniter
-    specs = [s for s in ([job.periodic.spec] + list(job.periodic.specs)) if s]
-    if not specs:
-        return None
-    try:
-        zone = zoneinfo.ZoneInfo(job.periodic.time_zone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    start = datetime.datetime.fromtimestamp(after_ns / 1e9, tz=zone)
-    times = [croniter(spec, start).get_next(datetime.datetime) for spec in specs]
-    return int(min(times).timestamp()) * 1_000_000_000

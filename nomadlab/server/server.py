@@ -17,14 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from ..scheduler.diff import job_diff
+from ..structs.diff import job_diff
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
 from ..structs.timestamps import parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
                        JobPlanResponse, Node, Plan)
 from .blocked import BlockedEvals
-from .launch import dispatched_job, next_launch, periodic_child
+from ..structs.periodic import next_launch
+from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .plan_apply import evaluate_plan
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed

@@ -32,7 +32,8 @@ from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken, All
 from ..scheduler.node_class import computed_class
 from ..structs.timestamps import format_rfc3339
 from .events import Event, EventSubscription
-from .records import SCHEDULER_ALGORITHMS, JobSummary, SchedulerConfig, TaskGroupSummary
+from ..structs.operator import SCHEDULER_ALGORITHMS, SchedulerConfig
+from ..structs.summary import JobSummary, TaskGroupSummary
 
 __all__ = ["StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
            "job_spec_changed", "eval_terminal", "PREFIX_TABLES"]

@@ -20,6 +20,8 @@ from .duration import format_duration, parse_duration
 from .evaluation import EVAL_STATUSES, EVAL_TRIGGERS, AllocMetric, Evaluation, NodeScoreMeta
 from .job import JOB_STATUSES, JOB_TYPES, Job, TaskGroup
 from .identity import ANONYMOUS, Identity
+from .operator import SCHEDULER_ALGORITHMS, PreemptionConfig, SchedulerConfig
+from .summary import JobSummary, TaskGroupSummary
 from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainStrategy, DriverInfo, Node,
                    NodeCpuResources, NodeDiskResources, NodeEvent, NodeMemoryResources,
                    NodeReservedCpuResources, NodeReservedDiskResources,

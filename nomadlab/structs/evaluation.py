@@ -84,6 +84,11 @@ class Evaluation(APIStruct):
     modify_index: int = 0
     create_time: int = 0
     modify_time: int = 0
-    #: What the scheduler decided and why (a nomadlab.scheduler.trace.EvalTrace); exists
-    #: only in-process, never in the API JSON.
-    trace: Any = internal_field()
+    #: What the scheduler decided and why, per task group and node; exists only
+    #: in-process, never in the API JSON.
+    trace: Optional[EvalTrace] = internal_field()
+
+
+# At the end: the trace's records use AllocMetric above, and the dataclass annotation is
+# resolved lazily (typing.get_type_hints), so importing it here breaks the cycle.
+from .trace import EvalTrace  # noqa: E402

@@ -20,7 +20,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..scheduler.trace import (
+from ..structs.trace import (
     CHOSEN,
     EXHAUSTED,
     FILTERED,

@@ -7,7 +7,7 @@ import copy
 from IPython.lib.pretty import pretty
 
 import nomadlab as nl
-from nomadlab.scheduler.trace import EvalTrace
+from nomadlab.structs.trace import EvalTrace
 from nomadlab.structs import AllocMetric, Evaluation
 
 SPEC = """

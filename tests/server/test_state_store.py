@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from nomadlab.server import (HistoryTruncated, ObjectNotFound, SchedulerConfig, StateError,
+from nomadlab.structs import SchedulerConfig
+from nomadlab.server import (HistoryTruncated, ObjectNotFound, StateError,
                              StateStore)
 from nomadlab.structs import (ACLToken, Allocation, DesiredTransition, DrainStrategy,
                               Evaluation, Job, Node, TaskGroup, TaskState)

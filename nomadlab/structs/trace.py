@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..structs import AllocMetric, NodeScoreMeta, Resources
+from .evaluation import AllocMetric, NodeScoreMeta
+from .resources import Resources
 
 __all__ = ["Check", "NodeTrace", "PlacementTrace", "EvalTrace", "FILTERED", "EXHAUSTED",
            "SCORED", "CHOSEN", "NOT_REACHED", "SKIPPED"]
