@@ -18,9 +18,9 @@ the task keeps the host's filesystem, and two mechanisms keep it out of what is 
   client's state and other agents' data are simply not there.  Only then does the child
   drop to the task's user.
 
-Not covered: a task can follow ``/proc/<pid>/cwd`` of another task running as the same
-user (Nomad closes that with a PID namespace per task; nomadlab does not), and the network
-is shared.  When the client is not root it can neither switch users nor mount: tasks run as
+Not covered: a task can look into ``/proc/<pid>/`` of another task running as the same
+user (its ``cwd``, ``root`` and ``environ``); Nomad closes that with a PID namespace per
+task, nomadlab does not.  The network is shared.  When the client is not root it can neither switch users nor mount: tasks run as
 the client's user and see what it sees; the node's ``driver.exec.isolation.description``
 and each task's events say so.
 """
@@ -28,7 +28,6 @@ and each task's events say so.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pwd
 import stat
@@ -49,7 +48,7 @@ _CLONE_NEWNS = 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 _TASK_SUBDIRS = ("local", "secrets", "tmp")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked with
 _available: Optional[bool] = None
 _available_lock = threading.Lock()
 
@@ -60,11 +59,9 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(source: Optional[str], target: str, fstype: Optional[str], flags: int,
-           data: Optional[str] = None) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-           f"mount {target}")
+def _mount(source: Optional[bytes], target: bytes, fstype: Optional[bytes], flags: int,
+           data: Optional[bytes] = None) -> None:
+    _check(_libc.mount(source, target, fstype, flags, data), f"mount {target.decode()}")
 
 
 def private_root(alloc_root: str) -> str:
@@ -93,20 +90,20 @@ def enter_mount_namespace(task: TaskConfig) -> Callable[[], None]:
     task_dir = os.path.realpath(task.task_dir)
     alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(task.alloc_dir)]))
     hidden = private_root(alloc_root)
-    relative = os.path.relpath(alloc_root, hidden)
-    steps = [os.path.join(hidden, *relative.split(os.sep)[:i + 1])
-             for i in range(len(relative.split(os.sep)))]
+    parts = os.path.relpath(alloc_root, hidden).split(os.sep)
+    steps = [os.path.join(hidden, *parts[:i]) for i in range(1, len(parts) + 1)]
+    hidden_b, alloc_root_b = hidden.encode(), alloc_root.encode()
 
     def enter() -> None:
         _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+        _mount(None, b"/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates to the host
         # A handle on the allocation in the new namespace, still reachable once hidden.
         fd = os.open(alloc_root, os.O_PATH | os.O_DIRECTORY)
         try:
-            _mount("tmpfs", hidden, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=0711")
+            _mount(b"tmpfs", hidden_b, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0711")
             for step in steps:
                 os.mkdir(step, 0o711)
-            _mount(f"/proc/self/fd/{fd}", alloc_root, None, _MS_BIND | _MS_REC)
+            _mount(b"/proc/self/fd/%d" % fd, alloc_root_b, None, _MS_BIND | _MS_REC)
         finally:
             os.close(fd)
         os.chdir(task_dir)  # the working directory, seen through the bind mount
@@ -118,20 +115,22 @@ def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
     """Chown the task's directory and everything in local/, secrets/ and tmp/ to ``user``.
 
     Called before each start as root; what the client rendered since (a template, an
-    artifact) is handed over with the rest.  ``secrets/`` stays 0700.
+    artifact) is handed over with the rest.  ``secrets/`` is made 0700.  The walk never
+    follows a symlink (by file descriptor, so swapping a directory for a link midway does
+    not help either): a task that left ``local -> /etc`` behind must not get ``/etc``.
     """
-    os.chown(task.task_dir, user.pw_uid, user.pw_gid)
+    uid, gid = user.pw_uid, user.pw_gid
+    os.chown(task.task_dir, uid, gid, follow_symlinks=False)
     for sub in _TASK_SUBDIRS:
         top = os.path.join(task.task_dir, sub)
-        if not os.path.isdir(top):
+        if not os.path.lexists(top):
             continue
-        for root, dirs, files in os.walk(top):
-            os.chown(root, user.pw_uid, user.pw_gid)
+        for root, dirs, files, fd in os.fwalk(top, follow_symlinks=False):
+            os.chown(fd, uid, gid)
+            if root == top and sub == "secrets":
+                os.chmod(fd, 0o700)
             for name in (*dirs, *files):
-                os.lchown(os.path.join(root, name), user.pw_uid, user.pw_gid)
-    secrets = os.path.join(task.task_dir, "secrets")
-    if os.path.isdir(secrets):
-        os.chmod(secrets, 0o700)
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
 
 
 def mount_namespace_available(refresh: bool = False) -> bool:
