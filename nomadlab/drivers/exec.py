@@ -53,18 +53,16 @@ DESCRIPTIONS = {
                 "RLIMIT_AS (cgroups are not writable here: not root, or not mounted "
                 "read-write); no CPU limit, no OOM reporting"),
 }
-#: What a task sees of the host, by whether the client can give it a mount namespace.
-FS_DESCRIPTIONS = {
-    True: (f"tasks run as {DEFAULT_USER} unless their user says otherwise, in a private "
-           "mount namespace that hides other allocations and the client's data dir "
-           "(no chroot, no network isolation)"),
-    False: ("no filesystem isolation: tasks run as the client's user (the client is not "
-            "root, so it cannot switch users) and can read what it can read; no network "
-            "isolation"),
-}
-_ROOT_NO_NAMESPACE = (f"tasks run as {DEFAULT_USER} unless their user says otherwise; no "
-                      "mount namespace (unshare or mount is not permitted here), so only "
-                      "file permissions keep tasks apart; no network isolation")
+#: What a task sees of the host: with a mount namespace, as root without one, not root.
+FS_NAMESPACE = (f"tasks run as {DEFAULT_USER} unless their user says otherwise, in a private "
+                "mount namespace that hides other allocations and the client's data dir "
+                "(no chroot, no PID namespace, no network isolation)")
+FS_PERMISSIONS = (f"tasks run as {DEFAULT_USER} unless their user says otherwise; no mount "
+                  "namespace (unshare or mount is not permitted here), so only file "
+                  "permissions keep tasks apart; no network isolation")
+FS_NONE = ("no filesystem isolation: tasks run as the client's user (the client is not "
+           "root, so it cannot switch users) and can read what it can read; no network "
+           "isolation")
 
 
 def _write(path: str, value: Any) -> None:
@@ -156,9 +154,6 @@ class CgroupV1(Isolation):
 
     name = "cgroups-v1"
 
-    def __init__(self, agent_id: str = "") -> None:
-        self.agent_id = agent_id
-
     @staticmethod
     def parent(controller: str) -> str:
         """``<mount>/<the client's own cgroup>/nomadlab`` for ``controller``."""
@@ -228,9 +223,6 @@ class CgroupV2(Isolation):
 
     name = "cgroups-v2"
 
-    def __init__(self, agent_id: str = "") -> None:
-        self.agent_id = agent_id
-
     @staticmethod
     def parent() -> str:
         return os.path.join(CGROUP_ROOT, PARENT)
@@ -285,9 +277,6 @@ class Rlimits(Isolation):
     """``RLIMIT_AS`` = ``RLIMIT_AS_FACTOR`` x the memory limit, set in the child."""
 
     name = "rlimits"
-
-    def __init__(self, agent_id: str = "") -> None:
-        self.agent_id = agent_id
 
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
         hard, _ = _memory_limits(task)
@@ -410,21 +399,27 @@ class ExecDriver(ProcessDriver):
         return handle
 
     def _in_force(self, task: TaskConfig) -> str:
-        """What the task runs with, for its events: user, files, limits."""
+        """What the task runs with, for its events: its user, what it sees, its limits."""
         user = self._user_for(task)
-        if user:
-            entry = pwd.getpwnam(user)
-            who = f"user {entry.pw_name} (uid {entry.pw_uid})"
+        uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+        if not user:
+            try:
+                user = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                user = str(uid)
+        if mount_namespace_available():
+            files = ("in a private mount namespace that hides other allocations and the "
+                     "client's data dir")
+        elif os.geteuid() == 0:
+            files = ("with no mount namespace (not permitted here): only file permissions "
+                     "keep tasks apart")
         else:
-            who = (f"the client's user {pwd.getpwuid(os.geteuid()).pw_name} (uid "
-                   f"{os.geteuid()}): the client is not root, so it cannot switch users")
-        files = ("in a private mount namespace: other allocations and the client's data "
-                 "dir are hidden" if mount_namespace_available()
-                 else "with no filesystem isolation")
-        return f"running as {who}, {files}; {DESCRIPTIONS[detect_isolation()]}"
+            files = ("with no filesystem isolation: the client is not root, so it can "
+                     "neither switch users nor hide other allocations")
+        return f"running as user {user} (uid {uid}) {files}; {DESCRIPTIONS[detect_isolation()]}"
 
 
 def _fs_description() -> str:
-    if os.geteuid() == 0 and not mount_namespace_available():
-        return _ROOT_NO_NAMESPACE
-    return FS_DESCRIPTIONS[mount_namespace_available()]
+    if mount_namespace_available():
+        return FS_NAMESPACE
+    return FS_PERMISSIONS if os.geteuid() == 0 else FS_NONE

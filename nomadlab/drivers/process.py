@@ -106,6 +106,10 @@ class Isolation:
 
     name = "none"
 
+    def __init__(self, agent_id: str = "") -> None:
+        #: Names what ``prepare`` creates (a cgroup) apart from another agent's on the host.
+        self.agent_id = agent_id
+
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
         return {}
 
