@@ -20,9 +20,14 @@ the task keeps the host's filesystem, and two mechanisms keep it out of what is 
 
 Not covered: a task can look into ``/proc/<pid>/`` of another task running as the same
 user (its ``cwd``, ``root`` and ``environ``); Nomad closes that with a PID namespace per
-task, nomadlab does not.  The network is shared.  When the client is not root it can neither switch users nor mount: tasks run as
-the client's user and see what it sees; the node's ``driver.exec.isolation.description``
-and each task's events say so.
+task, nomadlab does not.  The network is shared.
+
+Where the client is root but may not mount (a container without ``CAP_SYS_ADMIN``), only
+ownership applies; the private data dir then also keeps the task from reaching its own
+directory by absolute path (its working directory still works).  Where the client is not
+root it can neither switch users nor mount: tasks run as the client's user and see what it
+sees.  The node's ``driver.exec.isolation.description`` and each task's ``Driver`` event
+say which case is in force.
 """
 
 from __future__ import annotations
