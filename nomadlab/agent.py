@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from .client.client import Client, ClientConfig
+from .client.identity import load_agent_id
 from .client.fingerprint import host_cpu_mhz, host_memory_mb
 from . import prefix
 from .jobspec import parse_job
@@ -42,7 +43,7 @@ class Agent:
                  acl: bool = False, http: Union[bool, int, str] = False,
                  data_dir: Optional[str] = None,
                  raw_exec: bool = False, client_cpu: Optional[int] = None,
-                 client_memory: Optional[int] = None) -> None:
+                 client_memory: Optional[int] = None, docker_volumes: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if acl:
@@ -53,6 +54,10 @@ class Agent:
         self.seed = seed
         self.data_dir = data_dir
         self.raw_exec = raw_exec
+        self.docker_volumes = docker_volumes
+        #: Random, never from the seed: two agents on one host never touch each other's
+        #: containers or cgroups; kept in the data dir, so a restart finds its own again.
+        self.agent_id = load_agent_id(data_dir)
         self.server = Server(seed=seed)
         self.clients: dict[str, Client] = {}
         self._stop = threading.Event()
@@ -118,13 +123,18 @@ class Agent:
                    meta: Optional[dict[str, str]] = None) -> Node:
         """Start a real client: a node that runs its tasks with the exec, raw_exec and
         docker drivers (raw_exec only when the agent was made with ``raw_exec=True``)."""
-        from .drivers import builtin_drivers
         name = name or f"client-{len(self.clients) + 1}"
         config = ClientConfig(name=name, datacenter=datacenter, node_class=node_class,
                               node_pool=node_pool, cpu=cpu or self._client_cpu,
                               memory=memory or self._client_memory, disk=disk,
-                              meta=dict(meta or {}), data_dir=self._client_dir(name))
-        return self._start_client(config, builtin_drivers(raw_exec_enabled=self.raw_exec))
+                              meta=dict(meta or {}), data_dir=self._client_dir(name),
+                              agent_id=self.agent_id, docker_volumes=self.docker_volumes)
+        return self._start_client(config, self._drivers(config))
+
+    def _drivers(self, config: ClientConfig) -> dict:
+        from .drivers import builtin_drivers
+        return builtin_drivers(raw_exec_enabled=self.raw_exec, agent_id=config.agent_id,
+                               docker_volumes=config.docker_volumes)
 
     def add_node(self, name: Optional[str] = None, *, datacenter: str = "dc1",
                  node_class: str = "", node_pool: str = "default", cpu: int = 4000,
@@ -174,12 +184,11 @@ class Agent:
     def restart_client(self, node: str) -> Node:
         """Restart a real client: the new one re-attaches to the tasks the old one started
         (they keep running throughout), as a Nomad client does after an agent restart."""
-        from .drivers import builtin_drivers
         node_id = self._node_id(node)
         old = self.clients[node_id]
         old.stop(kill_tasks=False, detach=True)
         config = dataclasses.replace(old.config, data_dir=old.data_dir)
-        drivers = builtin_drivers(raw_exec_enabled=self.raw_exec)
+        drivers = self._drivers(config)
         new = Client(self.server, config, drivers, seed=self.seed, clock=self.server.clock,
                      restore=True)
         new._own_dir = old._own_dir
@@ -532,9 +541,11 @@ def _http_bind(http: Union[bool, int, str]) -> Optional[tuple[str, int]]:
 
 def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
         http: Union[bool, int, str] = False, data_dir: Optional[str] = None, raw_exec: bool = False,
-        client_cpu: Optional[int] = None, client_memory: Optional[int] = None) -> Agent:
+        client_cpu: Optional[int] = None, client_memory: Optional[int] = None,
+        docker_volumes: bool = False) -> Agent:
     """Start an in-process agent: a server and ``clients`` real clients sharing the host
     (each gets an equal share of its CPU and memory unless ``client_cpu``/``client_memory``
-    say otherwise)."""
+    say otherwise; ``docker_volumes`` lets docker tasks mount host paths, off as in Nomad)."""
     return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir,
-                 raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory)
+                 raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory,
+                 docker_volumes=docker_volumes)

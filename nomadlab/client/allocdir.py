@@ -2,6 +2,9 @@
 
 ``<data dir>/alloc/<alloc id>/`` holds ``alloc/`` (shared by the group: ``logs/``,
 ``data/``, ``tmp/``) and one directory per task with ``local/``, ``secrets/`` and ``tmp/``.
+As in Nomad, the group's ``alloc/`` with its ``data/`` and ``tmp/`` is writable by every
+task of the group whatever its user (0777, tmp sticky); the logs are the client's; what
+belongs to one task is chowned to that task's user by the driver that knows it (exec).
 Task output goes to ``alloc/logs/<task>.stdout.0`` and ``<task>.stderr.0``.
 """
 
@@ -44,8 +47,10 @@ class AllocDir:
 
     def build(self, tasks: list[str]) -> None:
         """Create the directories (Nomad's "Building Task Directory")."""
-        for sub in ("logs", "data", "tmp"):
+        for sub, mode in (("logs", 0o755), ("data", 0o777), ("tmp", 0o1777)):
             os.makedirs(os.path.join(self.shared, sub), exist_ok=True)
+            os.chmod(os.path.join(self.shared, sub), mode)
+        os.chmod(self.shared, 0o777)
         os.makedirs(os.path.join(self.root, ".state"), exist_ok=True)
         for task in tasks:
             for sub in ("local", "secrets", "tmp"):

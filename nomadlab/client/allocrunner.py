@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import random
 import threading
 from typing import Callable, Optional
 
@@ -19,7 +18,7 @@ from ..drivers.base import Driver, Resources, TaskConfig, TaskHandle
 from ..structs import Allocation, Node, Task
 from .allocdir import AllocDir
 from .interpolate import interpolate
-from .restarts import RestartTracker
+from .restarts import RestartTracker, jitter_rng
 from .taskenv import build_task_env
 from .taskrunner import TaskRunner, event
 
@@ -31,8 +30,9 @@ class AllocRunner:
 
     def __init__(self, alloc: Allocation, node: Node, drivers: dict[str, Driver], data_dir: str,
                  report: Callable[[Allocation], None], clock: Callable[[], int],
-                 region: str = "global", restore: bool = False) -> None:
+                 region: str = "global", restore: bool = False, seed: int = 0) -> None:
         self.alloc = alloc
+        self.seed = seed  # the agent's: restart jitter is drawn from it
         self.node = node
         self.drivers = drivers
         self.dir = AllocDir(f"{data_dir}/alloc/{alloc.id}")
@@ -99,14 +99,14 @@ class AllocRunner:
         job = self.alloc.job
         assert job is not None
         driver = self.drivers.get(task.driver)
-        seed = hash((self.alloc.id, task.name)) & 0xFFFFFFFF
         policy = task.restart_policy or self.group.restart_policy
         assert policy is not None
         previous = self.alloc.task_states.get(task.name) if self.restore else None
         runner = TaskRunner(task, driver or _MissingDriver(task.driver),
                             lambda: self._task_config(task),
                             RestartTracker(policy, batch=job.type in ("batch", "sysbatch"),
-                                           rng=random.Random(seed)),
+                                           rng=jitter_rng(self.seed, self.alloc.id,
+                                                          task.name)),
                             self._changed, self._clock,
                             handle_path=self.dir.handle_path(task.name),
                             recover=self._saved_handle(task) if previous is not None else None,

@@ -45,6 +45,11 @@ class ClientConfig:
     meta: dict[str, str] = dataclasses.field(default_factory=dict)
     data_dir: Optional[str] = None
     simulated: bool = False
+    #: Names what this client's drivers start (containers, cgroups) apart from another
+    #: agent's on the same host (see :mod:`nomadlab.client.identity`).
+    agent_id: str = ""
+    #: Host paths in docker ``volumes`` (Nomad's ``volumes { enabled }``, off by default).
+    docker_volumes: bool = False
 
 
 class Client:
@@ -57,10 +62,15 @@ class Client:
         self.config = config
         self.drivers = drivers
         self.clock = clock or time.time_ns
+        self.seed = seed
         digest = hashlib.sha256(f"{seed}:{config.name}".encode()).digest()
         self.node_id = str(uuid.UUID(bytes=digest[:16], version=4))
         self._own_dir = config.data_dir is None
         self.data_dir = config.data_dir or tempfile.mkdtemp(prefix=f"nomadlab-{config.name}-")
+        # Private, as Nomad's data dir: tasks running as other users must not walk into
+        # any allocation (the exec driver hides it from its tasks altogether).
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
         self.runners: dict[str, AllocRunner] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -157,7 +167,7 @@ class Client:
                 restore = self._restore and alloc.client_status in ("running", "pending") \
                     and bool(alloc.task_states)
                 runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report,
-                                     self.clock, restore=restore)
+                                     self.clock, restore=restore, seed=self.seed)
                 with self._lock:
                     self.runners[alloc.id] = runner
                 runner.start()

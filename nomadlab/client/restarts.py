@@ -15,13 +15,25 @@ from typing import Optional
 from ..structs import RestartPolicy
 from ..structs.duration import format_duration
 
-__all__ = ["RestartTracker", "Decision", "WITHIN_POLICY", "NO_RESTARTS", "UNRECOVERABLE"]
+__all__ = ["RestartTracker", "Decision", "jitter_rng", "WITHIN_POLICY", "NO_RESTARTS",
+           "UNRECOVERABLE"]
 
 WITHIN_POLICY = "Restart within policy"
 NO_RESTARTS = "Policy allows no restarts"
 UNRECOVERABLE = "Error was unrecoverable"
 DELAY = "Exceeded allowed attempts, applying a delay"
 JITTER = 0.25
+
+
+def jitter_rng(seed: int, alloc_id: str, task: str) -> random.Random:
+    """The random source of one task's restart jitter, drawn from the agent's seed.
+
+    One source per task, so tasks restarting in parallel threads do not take each other's
+    draws; seeded from text (hashed with SHA-512 by :class:`random.Random`), never from
+    ``hash()``, which Python salts per process: the same seed gives the same delays in
+    every run.
+    """
+    return random.Random(f"{seed}:{alloc_id}:{task}")
 
 
 @dataclass

@@ -5,8 +5,15 @@ keys (``image``, ``command``, ``args``, ``entrypoint``, ``ports``, ``labels``, `
 ``volumes``, ``network_mode``), the alloc dir mounted at ``/alloc`` with the task's
 ``local/`` and ``secrets/`` at ``/local`` and ``/secrets``, memory limits without swap,
 CPU as shares, and Nomad's container labels (``com.hashicorp.nomad.alloc_id``, ...).  Every
-container also carries ``nomadlab.managed=true``, so a restarted client finds its
-containers again and :meth:`DockerDriver.find_managed` can prove nothing was left behind.
+container also carries ``nomadlab.managed=true`` and ``nomadlab.agent=<agent id>``, and its
+name ends with the agent id: two agents on one host made with the same seed (so the same
+allocation IDs) never find, replace or remove each other's containers, a restarted client
+(same data dir, same agent id) finds its own again, and :meth:`DockerDriver.find_managed`
+can prove nothing was left behind.
+
+Host paths in ``volumes`` are refused unless the client enables them, as Nomad's
+``plugin "docker" { config { volumes { enabled = false } } }`` default does; a relative
+path (inside the task's directory) or any path inside the allocation is always allowed.
 
 Output is copied from the engine into the task's log files by one background thread per
 stream.  SDK and engine errors are translated here, once, into :class:`DriverError` with a
@@ -15,6 +22,7 @@ message naming the image or the container.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -37,9 +45,11 @@ from .base import (
 )
 from .logs import RotatingLog
 
-__all__ = ["DockerDriver", "MANAGED_LABEL", "ALLOC_ID_LABEL", "TASK_NAME_LABEL", "JOB_ID_LABEL"]
+__all__ = ["DockerDriver", "MANAGED_LABEL", "AGENT_LABEL", "ALLOC_ID_LABEL", "TASK_NAME_LABEL",
+           "JOB_ID_LABEL"]
 
 MANAGED_LABEL = "nomadlab.managed"
+AGENT_LABEL = "nomadlab.agent"
 ALLOC_ID_LABEL = "com.hashicorp.nomad.alloc_id"
 TASK_NAME_LABEL = "com.hashicorp.nomad.task_name"
 JOB_ID_LABEL = "com.hashicorp.nomad.job_id"
@@ -62,8 +72,10 @@ def _explain(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _container_name(task: TaskConfig) -> str:
-    return _NAME_UNSAFE.sub("_", f"{task.task_name}-{task.alloc_id}").lstrip("_.-") or task.alloc_id
+def _container_name(task: TaskConfig, agent_id: str) -> str:
+    """``<task>-<alloc id>-<agent id>``, as the engine allows names."""
+    name = _NAME_UNSAFE.sub("_", f"{task.task_name}-{task.alloc_id}-{agent_id}").lstrip("_.-")
+    return name or f"{task.alloc_id}-{agent_id}"
 
 
 class _LogPump:
@@ -116,13 +128,18 @@ class DockerDriver(Driver):
 
     ``progress`` receives a line of text for each step of an image pull;
     ``timeout`` bounds every call to the engine except waiting and pulling, so a missing
-    or hung engine fails in seconds instead of hanging a notebook.
+    or hung engine fails in seconds instead of hanging a notebook.  ``agent_id`` names and
+    labels this agent's containers (see :mod:`nomadlab.client.identity`; a driver made on
+    its own gets a random one); ``volumes_enabled`` allows host paths in ``volumes``.
     """
 
     name = "docker"
 
     def __init__(self, progress: Optional[Callable[[str], None]] = None, *,
-                 base_url: Optional[str] = None, timeout: float = 10.0) -> None:
+                 base_url: Optional[str] = None, timeout: float = 10.0, agent_id: str = "",
+                 volumes_enabled: bool = False) -> None:
+        self.agent_id = agent_id or os.urandom(4).hex()
+        self.volumes_enabled = volumes_enabled
         self._progress = progress
         self._base_url = base_url
         self._timeout = timeout
@@ -166,7 +183,7 @@ class DockerDriver(Driver):
                 "driver.docker.version": str(info.get("ServerVersion", "")),
                 "driver.docker.os_type": str(info.get("OSType", "")),
                 "driver.docker.runtimes": ",".join(sorted(info.get("Runtimes") or {})),
-                "driver.docker.volumes.enabled": "true",
+                "driver.docker.volumes.enabled": str(self.volumes_enabled).lower(),
             })
 
     # -- start ---------------------------------------------------------------------------
@@ -249,12 +266,13 @@ class DockerDriver(Driver):
         labels = {str(k): str(v) for k, v in (config.get("labels") or {}).items()}
         labels.update({str(k): str(v) for k, v in task.labels.items()})
         labels.update({ALLOC_ID_LABEL: task.alloc_id, TASK_NAME_LABEL: task.task_name,
-                       JOB_ID_LABEL: task.job_id, MANAGED_LABEL: "true"})
+                       JOB_ID_LABEL: task.job_id, MANAGED_LABEL: "true",
+                       AGENT_LABEL: self.agent_id})
 
         memory = max(task.resources.memory_mb, 0)
         limit_mb = max(task.resources.memory_max_mb, memory)
         kwargs: dict[str, Any] = {
-            "name": _container_name(task),
+            "name": _container_name(task, self.agent_id),
             "environment": env,
             "labels": labels,
             "volumes": volumes,
@@ -285,15 +303,23 @@ class DockerDriver(Driver):
             kwargs["user"] = task.user
         return kwargs
 
-    @staticmethod
-    def _bind(task: TaskConfig, spec: str) -> str:
-        """``host:container[:mode]``; a relative host path is inside the task dir, as in Nomad."""
+    def _bind(self, task: TaskConfig, spec: str) -> str:
+        """``host:container[:mode]``; a relative host path is inside the task dir, as in Nomad.
+
+        Unless volumes are enabled, the host path must lie inside the task's allocation
+        directory (Nomad's check and message), so a job cannot mount ``/etc`` or another
+        allocation's secrets.
+        """
         parts = str(spec).split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
             raise DriverError(f'docker config for task {task.task_name!r}: volume "{spec}" is '
                               f'not of the form "host_path:container_path[:ro|rw]"')
-        if not os.path.isabs(parts[0]):
-            parts[0] = os.path.abspath(os.path.join(task.task_dir, parts[0]))
+        parts[0] = os.path.normpath(os.path.join(task.task_dir, parts[0]))
+        alloc_root = os.path.dirname(os.path.normpath(task.task_dir))
+        inside = os.path.commonpath([alloc_root, parts[0]]) == alloc_root
+        if not self.volumes_enabled and not inside:
+            raise DriverError(f"volumes are not enabled; cannot mount host paths: "
+                              f"{json.dumps(str(spec))}")
         return ":".join(parts)
 
     @staticmethod
@@ -319,7 +345,8 @@ class DockerDriver(Driver):
             except docker.errors.APIError as exc:
                 if attempt == 1 and exc.status_code == 409:
                     old = self._get(client, kwargs["name"])
-                    if old is not None and old.labels.get(ALLOC_ID_LABEL) == task.alloc_id:
+                    if old is not None and old.labels.get(ALLOC_ID_LABEL) == task.alloc_id \
+                            and old.labels.get(AGENT_LABEL) == self.agent_id:
                         self._remove_quietly(old)
                         continue
                 raise DriverError(f'failed to create container {kwargs["name"]!r} (image '
@@ -420,7 +447,8 @@ class DockerDriver(Driver):
         if handle.state.get("container_id"):
             container = self._get(client, handle.state["container_id"])
         if container is None:
-            matches = self.find_managed(handle.config.alloc_id, client=client)
+            matches = self.find_managed(handle.config.alloc_id, agent_id=self.agent_id,
+                                        client=client)
             matches = [c for c in matches
                        if c.labels.get(TASK_NAME_LABEL) == handle.config.task_name]
             container = matches[0] if matches else None
@@ -455,13 +483,16 @@ class DockerDriver(Driver):
     # -- managed containers --------------------------------------------------------------
 
     @classmethod
-    def find_managed(cls, alloc_id: Optional[str] = None, *,
+    def find_managed(cls, alloc_id: Optional[str] = None, *, agent_id: Optional[str] = None,
                      client: Optional[docker.DockerClient] = None) -> list[Any]:
-        """Every container nomadlab started (running or not), optionally of one allocation."""
+        """Every container nomadlab started (running or not), optionally of one allocation
+        and of one agent: anything that acts on the list must pass its own ``agent_id``."""
         client = client or cls.connect()
         filters = [f"{MANAGED_LABEL}=true"]
         if alloc_id:
             filters.append(f"{ALLOC_ID_LABEL}={alloc_id}")
+        if agent_id:
+            filters.append(f"{AGENT_LABEL}={agent_id}")
         for attempt in range(3):
             try:
                 return client.containers.list(all=True, filters={"label": filters})

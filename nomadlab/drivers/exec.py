@@ -1,7 +1,10 @@
 """The exec driver: a real process with resource limits (Nomad's ``exec``).
 
-Nomad's exec driver chroots the task into its task directory and puts it in cgroups.
-nomadlab enforces resources only, with the best mechanism this host offers:
+Nomad's exec driver runs the task as ``nobody`` (unless its ``user`` says otherwise), in its
+task directory, chrooted, in cgroups.  nomadlab does the same except for the chroot: the
+task's user, its own files and a private mount namespace that hides every other
+allocation are set up in :mod:`.fs_isolation` (why there); resources are enforced with the
+best mechanism this host offers:
 
 * ``cgroups-v2`` (``/sys/fs/cgroup/cgroup.controllers`` exists): ``memory.max``,
   ``cpu.weight`` (from Nomad's shares), a cgroup per task under ``/sys/fs/cgroup/nomadlab``;
@@ -20,15 +23,17 @@ With cgroups, a task the kernel killed for memory ends with ``oom_killed=True``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
+import pwd
 import resource
 import threading
 import time
 from typing import Any, Callable, Optional
 
 from .base import Fingerprint, TaskConfig, TaskHandle
+from .fs_isolation import (DEFAULT_USER, enter_mount_namespace, mount_namespace_available,
+                           own_task_dirs)
 from .process import Isolation, ProcessDriver
 
 __all__ = ["ExecDriver", "CgroupV1", "CgroupV2", "Rlimits", "detect_isolation",
@@ -41,15 +46,23 @@ V1_CONTROLLERS = ("memory", "cpu", "pids")
 RLIMIT_AS_FACTOR = 4
 _MB = 1024 * 1024
 
-_NO_FS = ("no filesystem or network isolation (Nomad's exec driver chroots the task; "
-          "nomadlab does not)")
 DESCRIPTIONS = {
-    "cgroups-v2": "memory and CPU limits through cgroup v2, OOM kills reported; " + _NO_FS,
-    "cgroups-v1": "memory and CPU limits through cgroup v1, OOM kills reported; " + _NO_FS,
+    "cgroups-v2": "memory and CPU limits through cgroup v2, OOM kills reported",
+    "cgroups-v1": "memory and CPU limits through cgroup v1, OOM kills reported",
     "rlimits": (f"address space limited to {RLIMIT_AS_FACTOR}x the memory limit through "
                 "RLIMIT_AS (cgroups are not writable here: not root, or not mounted "
-                "read-write); no CPU limit, no OOM reporting; " + _NO_FS),
+                "read-write); no CPU limit, no OOM reporting"),
 }
+#: What a task sees of the host: with a mount namespace, as root without one, not root.
+FS_NAMESPACE = (f"tasks run as {DEFAULT_USER} unless their user says otherwise, in a private "
+                "mount namespace that hides other allocations and the client's data dir "
+                "(no chroot, no PID namespace, no network isolation)")
+FS_PERMISSIONS = (f"tasks run as {DEFAULT_USER} unless their user says otherwise; no mount "
+                  "namespace (unshare or mount is not permitted here), so only file "
+                  "permissions keep tasks apart; no network isolation")
+FS_NONE = ("no filesystem isolation: tasks run as the client's user (the client is not "
+           "root, so it cannot switch users) and can read what it can read; no network "
+           "isolation")
 
 
 def _write(path: str, value: Any) -> None:
@@ -77,12 +90,11 @@ def _procs(cgroup: str) -> list[int]:
         return []
 
 
-def _cgroup_name(task: TaskConfig) -> str:
-    """``<alloc id>-<task>-<hash of the task dir>``: two agents made with the same seed give
-    the same allocation IDs, but their task directories differ, so their cgroups (and the
-    kills on cleanup) never meet."""
-    where = hashlib.sha256(task.task_dir.encode()).hexdigest()[:8]
-    return f"{task.alloc_id}-{task.task_name}-{where}".replace("/", "_")
+def _cgroup_name(task: TaskConfig, agent_id: str) -> str:
+    """``<agent id>-<alloc id>-<task>``: two agents made with the same seed give the same
+    allocation IDs, but their agent ids differ, so their cgroups (and the kills on
+    cleanup) never meet."""
+    return f"{agent_id}-{task.alloc_id}-{task.task_name}".replace("/", "_")
 
 
 def _memory_limits(task: TaskConfig) -> tuple[int, int]:
@@ -161,7 +173,7 @@ class CgroupV1(Isolation):
         return os.path.join(base, PARENT)
 
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
-        name = _cgroup_name(task)
+        name = _cgroup_name(task, self.agent_id)
         paths = {}
         for controller in V1_CONTROLLERS:
             path = os.path.join(self.parent(controller), name)
@@ -224,7 +236,7 @@ class CgroupV2(Isolation):
 
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
         self.enable_controllers()
-        path = os.path.join(self.parent(), _cgroup_name(task))
+        path = os.path.join(self.parent(), _cgroup_name(task, self.agent_id))
         os.makedirs(path, exist_ok=True)
         hard, soft = _memory_limits(task)
         _write(os.path.join(path, "memory.max"), hard)
@@ -341,9 +353,17 @@ _ISOLATIONS = {"cgroups-v1": CgroupV1, "cgroups-v2": CgroupV2, "rlimits": Rlimit
 
 
 class ExecDriver(ProcessDriver):
-    """Nomad's ``exec``: ``command`` + ``args`` as a real process, with resource limits."""
+    """Nomad's ``exec``: ``command`` + ``args`` as a real process, as ``nobody`` by default,
+    in its task directory, with resource limits.
+
+    ``agent_id`` names the agent's cgroups apart from another agent's on the same host
+    (see :mod:`nomadlab.client.identity`); a driver made on its own gets a random one.
+    """
 
     name = "exec"
+
+    def __init__(self, agent_id: str = "") -> None:
+        self.agent_id = agent_id or os.urandom(4).hex()
 
     def fingerprint(self) -> Fingerprint:
         if platform.system() != "Linux":
@@ -353,10 +373,53 @@ class ExecDriver(ProcessDriver):
         return Fingerprint(detected=True, healthy=True, health_description="Healthy",
                            attributes={"driver.exec": "1",
                                        "driver.exec.isolation": isolation,
-                                       "driver.exec.isolation.description": DESCRIPTIONS[isolation]})
+                                       "driver.exec.isolation.description":
+                                           f"{DESCRIPTIONS[isolation]}; {_fs_description()}"})
 
     def isolation(self) -> Isolation:
-        return _ISOLATIONS[detect_isolation()]()
+        return _ISOLATIONS[detect_isolation()](self.agent_id)
 
     def isolation_for(self, handle: TaskHandle) -> Isolation:
         return _ISOLATIONS.get(handle.state.get("isolation", ""), Isolation)()
+
+    def _user_for(self, task: TaskConfig) -> str:
+        """The task's ``user``, else ``nobody`` when the client is root (it can switch)."""
+        return task.user or (DEFAULT_USER if os.geteuid() == 0 else "")
+
+    def _fs_setup(self, task: TaskConfig,
+                  user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
+        if user is not None:
+            own_task_dirs(task, user)
+        return enter_mount_namespace(task) if mount_namespace_available() else None
+
+    def start(self, task: TaskConfig) -> TaskHandle:
+        handle = super().start(task)
+        if task.events is not None:
+            task.events(self._in_force(task))
+        return handle
+
+    def _in_force(self, task: TaskConfig) -> str:
+        """What the task runs with, for its events: its user, what it sees, its limits."""
+        user = self._user_for(task)
+        uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+        if not user:
+            try:
+                user = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                user = str(uid)
+        if mount_namespace_available():
+            files = ("in a private mount namespace that hides other allocations and the "
+                     "client's data dir")
+        elif os.geteuid() == 0:
+            files = ("with no mount namespace (not permitted here): only file permissions "
+                     "keep tasks apart")
+        else:
+            files = ("with no filesystem isolation: the client is not root, so it can "
+                     "neither switch users nor hide other allocations")
+        return f"running as user {user} (uid {uid}) {files}; {DESCRIPTIONS[detect_isolation()]}"
+
+
+def _fs_description() -> str:
+    if mount_namespace_available():
+        return FS_NAMESPACE
+    return FS_PERMISSIONS if os.geteuid() == 0 else FS_NONE

@@ -106,6 +106,10 @@ class Isolation:
 
     name = "none"
 
+    def __init__(self, agent_id: str = "") -> None:
+        #: Names what ``prepare`` creates (a cgroup) apart from another agent's on the host.
+        self.agent_id = agent_id
+
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
         return {}
 
@@ -166,14 +170,20 @@ class ProcessDriver(Driver):
         executable = _resolve_command(command, env["PATH"], task.task_dir)
         if executable is None:
             raise DriverError(f'{self.name}: command "{command}" not found in the task\'s PATH')
-        user = self._lookup_user(task.user)
+        user = self._lookup_user(self._user_for(task))
 
         isolation = self.isolation()
         try:
             iso_state = isolation.prepare(task)
         except OSError as err:
             raise DriverError(f"{self.name}: setting up {isolation.name} isolation failed: {err}") from err
-        preexec = _child_setup(isolation.child_setup(iso_state), user)
+        try:
+            fs_setup = self._fs_setup(task, user)
+        except OSError as err:
+            isolation.cleanup(iso_state)
+            raise DriverError(f"{self.name}: preparing the task directory of task "
+                              f"{task.task_name!r} failed: {err}") from err
+        preexec = _child_setup(isolation.child_setup(iso_state), fs_setup, user)
         try:
             popen = subprocess.Popen(
                 [command, *[str(a) for a in args]], executable=executable, cwd=task.task_dir,
@@ -199,6 +209,16 @@ class ProcessDriver(Driver):
         state = {"pid": popen.pid, "start_time": start_time, "isolation": isolation.name,
                  "command": command, **iso_state}
         return TaskHandle(driver=self.name, config=task, state=state, started_at=time.time_ns())
+
+    def _user_for(self, task: TaskConfig) -> str:
+        """The user the task asks to run as; empty keeps the client's own user."""
+        return task.user
+
+    def _fs_setup(self, task: TaskConfig,
+                  user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
+        """Prepare the task's files for ``user`` (None: the client's user) and return what
+        the child runs, as root, before dropping to it; None when the task sees the host."""
+        return None
 
     def _lookup_user(self, user: str) -> Optional[pwd.struct_passwd]:
         if not user:
@@ -363,15 +383,18 @@ def _resolve_command(command: str, path: str, task_dir: str) -> Optional[str]:
     return shutil.which(command, path=path)
 
 
-def _child_setup(isolate: Optional[Callable[[], None]],
+def _child_setup(isolate: Optional[Callable[[], None]], fs_setup: Optional[Callable[[], None]],
                  user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
-    """The ``preexec_fn``: join the isolation first (as root), then drop to the user."""
-    if isolate is None and user is None:
+    """The ``preexec_fn``: join the isolation and set up the task's view of the files first
+    (both need root), then drop to the user."""
+    if isolate is None and fs_setup is None and user is None:
         return None
 
     def setup() -> None:
         if isolate is not None:
             isolate()
+        if fs_setup is not None:
+            fs_setup()
         if user is not None:
             os.initgroups(user.pw_name, user.pw_gid)
             os.setgid(user.pw_gid)

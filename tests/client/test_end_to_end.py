@@ -79,7 +79,9 @@ def test_exec_task_sees_its_nomad_variables(c) -> None:
                     if line.startswith("NOMAD_TASK_DIR="))
     assert task_dir.endswith(f"{alloc.id}/t/local")
     events = [e.type for e in alloc.task_states["t"].events]
-    assert events == ["Received", "Task Setup", "Started", "Terminated"]
+    assert events == ["Received", "Task Setup", "Driver", "Started", "Terminated"]
+    driver = alloc.task_states["t"].events[2].display_message
+    assert driver.startswith("running as "), driver
 
 
 def test_failing_task_restarts_then_fails_then_is_rescheduled(c) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from nomadlab.drivers.base import DriverError, Resources, TaskConfig, TaskHandle
 from nomadlab.drivers.docker import (
+    AGENT_LABEL,
     ALLOC_ID_LABEL,
     JOB_ID_LABEL,
     MANAGED_LABEL,
@@ -210,9 +211,10 @@ def test_labels_name_and_limits(driver: DockerDriver, make_task,
     task = make_task({**_sh("sleep 30"), "labels": {"team": "lab"}}, name="api", memory_mb=32)
     handle = driver.start(task)
     container = engine.containers.get(handle.state["container_id"])
-    assert container.name == f"api-{task.alloc_id}"
+    assert container.name == f"api-{task.alloc_id}-{driver.agent_id}"
     assert {ALLOC_ID_LABEL: task.alloc_id, TASK_NAME_LABEL: "api", JOB_ID_LABEL: "example",
-            MANAGED_LABEL: "true", "team": "lab"}.items() <= container.labels.items()
+            MANAGED_LABEL: "true", AGENT_LABEL: driver.agent_id,
+            "team": "lab"}.items() <= container.labels.items()
     host = container.attrs["HostConfig"]
     assert host["Memory"] == host["MemorySwap"] == 32 * 1024 * 1024
     assert host["CpuShares"] == 100
@@ -229,7 +231,7 @@ def test_recover_from_a_fresh_driver(driver: DockerDriver, make_task) -> None:
     driver.close()  # the old client goes away; its container keeps running
     time.sleep(1.2)  # "during" is written while nobody copies the logs
 
-    restarted = DockerDriver()
+    restarted = DockerDriver(agent_id=driver.agent_id)  # the same agent, restarted
     by_id = TaskHandle(driver="docker", config=task,
                        state={"container_id": handle.state["container_id"]})
     assert restarted.recover(by_id)

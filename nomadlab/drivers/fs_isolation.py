@@ -1,0 +1,166 @@
+"""Whose rights an exec task has, and which of the host's files it can see.
+
+Nomad's exec driver runs a task as ``nobody`` unless the task's ``user`` says otherwise,
+and chroots it into its task directory.  nomadlab has no image to build a chroot from, so
+the task keeps the host's filesystem, and two mechanisms keep it out of what is not its own:
+
+* **Ownership**, as Nomad sets it: the task's directory, ``local/``, ``tmp/`` and
+  ``secrets/`` (0700) are chowned to the task's user, so what the client wrote there for
+  it (templates, artifacts, env files) stays readable and writable by the task, and
+  ``/etc/shadow`` and the like stay out of reach of ``nobody``.  The client's data dir is
+  private (0700), so no other user can walk into any allocation through the host's tree.
+* **A private mount namespace per task**, because permissions cannot keep apart two tasks
+  running as the same user (both ``nobody``): in the forked child, still root, the task
+  gets its own mount namespace, an empty tmpfs is mounted over the highest private
+  directory above its allocation (the client's data dir, or a private directory above
+  it), and the task's own allocation directory is bind-mounted back at the same path.  Paths
+  are unchanged (``NOMAD_TASK_DIR`` needs no translation), while other allocations, the
+  client's state and other agents' data are simply not there.  Only then does the child
+  drop to the task's user.
+
+Not covered: a task can look into ``/proc/<pid>/`` of another task running as the same
+user (its ``cwd``, ``root`` and ``environ``); Nomad closes that with a PID namespace per
+task, nomadlab does not.  The network is shared.
+
+Where the client is root but may not mount (a container without ``CAP_SYS_ADMIN``), only
+ownership applies; the private data dir then also keeps the task from reaching its own
+directory by absolute path (its working directory still works).  Where the client is not
+root it can neither switch users nor mount: tasks run as the client's user and see what it
+sees.  The node's ``driver.exec.isolation.description`` and each task's ``Driver`` event
+say which case is in force.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import stat
+import subprocess
+import tempfile
+import threading
+from typing import Callable, Optional
+
+from .base import TaskConfig
+
+__all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_task_dirs",
+           "enter_mount_namespace"]
+
+#: The user an exec task runs as when the client is root and the task names none (Nomad's).
+DEFAULT_USER = "nobody"
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+_TASK_SUBDIRS = ("local", "secrets", "tmp")
+
+_libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked with
+_available: Optional[bool] = None
+_available_lock = threading.Lock()
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: Optional[bytes], target: bytes, fstype: Optional[bytes], flags: int,
+           data: Optional[bytes] = None) -> None:
+    _check(_libc.mount(source, target, fstype, flags, data), f"mount {target.decode()}")
+
+
+def private_root(alloc_root: str) -> str:
+    """The directory to hide: the highest one above ``alloc_root`` that others cannot enter.
+
+    Everything above it is open to every user, so the task can still walk down to its own
+    allocation once that is bind-mounted back.  Without a private directory above it (a
+    data dir left world-readable), the allocations' root is hidden.
+    """
+    alloc_root = os.path.realpath(alloc_root)
+    hidden = os.path.dirname(alloc_root)
+    path = hidden
+    while path != os.path.dirname(path):
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                hidden = path
+        except OSError:
+            pass
+        path = os.path.dirname(path)
+    return hidden
+
+
+def enter_mount_namespace(task: TaskConfig) -> Callable[[], None]:
+    """A ``preexec_fn`` step: a private mount namespace in which only this task's allocation
+    is left under the hidden directory (see the module docstring); runs as root."""
+    task_dir = os.path.realpath(task.task_dir)
+    alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(task.alloc_dir)]))
+    hidden = private_root(alloc_root)
+    parts = os.path.relpath(alloc_root, hidden).split(os.sep)
+    steps = [os.path.join(hidden, *parts[:i]) for i in range(1, len(parts) + 1)]
+    hidden_b, alloc_root_b = hidden.encode(), alloc_root.encode()
+
+    def enter() -> None:
+        _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _mount(None, b"/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates to the host
+        # A handle on the allocation in the new namespace, still reachable once hidden.
+        fd = os.open(alloc_root, os.O_PATH | os.O_DIRECTORY)
+        try:
+            _mount(b"tmpfs", hidden_b, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0711")
+            for step in steps:
+                os.mkdir(step, 0o711)
+            _mount(b"/proc/self/fd/%d" % fd, alloc_root_b, None, _MS_BIND | _MS_REC)
+        finally:
+            os.close(fd)
+        os.chdir(task_dir)  # the working directory, seen through the bind mount
+
+    return enter
+
+
+def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
+    """Chown the task's directory and everything in local/, secrets/ and tmp/ to ``user``.
+
+    Called before each start as root; what the client rendered since (a template, an
+    artifact) is handed over with the rest.  ``secrets/`` is made 0700.  The walk never
+    follows a symlink (by file descriptor, so swapping a directory for a link midway does
+    not help either): a task that left ``local -> /etc`` behind must not get ``/etc``.
+    """
+    uid, gid = user.pw_uid, user.pw_gid
+    os.chown(task.task_dir, uid, gid, follow_symlinks=False)
+    for sub in _TASK_SUBDIRS:
+        top = os.path.join(task.task_dir, sub)
+        if not os.path.lexists(top):
+            continue
+        for root, dirs, files, fd in os.fwalk(top, follow_symlinks=False):
+            os.chown(fd, uid, gid)
+            if root == top and sub == "secrets":
+                os.chmod(fd, 0o700)
+            for name in (*dirs, *files):
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+
+
+def mount_namespace_available(refresh: bool = False) -> bool:
+    """Whether this client can give a task a private mount namespace (root, and the kernel
+    or the container this runs in allows ``unshare`` and ``mount``).  Probed once, by
+    running ``true`` the way a task would be started, and cached."""
+    global _available
+    with _available_lock:
+        if _available is None or refresh:
+            _available = os.geteuid() == 0 and _probe()
+        return _available
+
+
+def _probe() -> bool:
+    with tempfile.TemporaryDirectory(prefix="nomadlab-probe-") as root:
+        task_dir = os.path.join(root, "alloc-x", "t")
+        os.makedirs(os.path.join(root, "alloc-x", "alloc"))
+        os.mkdir(task_dir)
+        task = TaskConfig(id="probe/t", alloc_id="probe", task_name="t", job_id="probe",
+                          config={}, env={}, task_dir=task_dir,
+                          alloc_dir=os.path.join(root, "alloc-x", "alloc"),
+                          stdout_path=os.devnull, stderr_path=os.devnull)
+        try:
+            return subprocess.run(["true"], preexec_fn=enter_mount_namespace(task),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
