@@ -12,6 +12,7 @@ experiments; they say so (attribute ``nomadlab.simulated = true``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
@@ -22,7 +23,9 @@ from .client.fingerprint import host_cpu_mhz, host_memory_mb
 from . import prefix
 from .jobspec import parse_job
 from .scheduler.constraints import explain_constraint
-from .scheduler.generic import schedule
+from .cluster import AgentInfo, ClusterView, JobInput
+from .errors import Invalid
+from .structs import ANONYMOUS, Identity
 from .structs.trace import EvalTrace
 from .server.server import Server, StepRecord
 from .structs import (Allocation, Constraint, Deployment, Evaluation, Job, JobPlanResponse,
@@ -37,7 +40,16 @@ MODES = ("auto", "step")
 
 
 class Agent:
-    """A dev agent: one server, simulated nodes, and the read methods labs use."""
+    """A dev agent: one server and its clients in this process.
+
+    It implements the one cluster interface (:class:`nomadlab.cluster.LocalCluster`):
+    the HTTP API, the commands, the pictures and the notebook reach the server only
+    through these methods, and every write carries the asker's :class:`Identity` down
+    to the server (``with_identity``).
+    """
+
+    in_process = True
+    identity: Identity = ANONYMOUS
 
     def __init__(self, *, clients: int = 1, mode: str = "auto", seed: int = 0,
                  acl: bool = False, http: Union[bool, int, str] = False,
@@ -86,6 +98,63 @@ class Agent:
     def http_addr(self) -> Optional[str]:
         """Where the HTTP API answers (``http://127.0.0.1:4646``), or None without one."""
         return self.http.address if self.http is not None else None
+
+    # -- the cluster interface: identity, views, change feed -----------------------------
+
+    def with_identity(self, identity: Identity) -> "Agent":
+        """This agent as seen by ``identity`` (a request's token, namespace, region):
+        the same server and clients, the writes checked against that identity."""
+        view = copy.copy(self)
+        view.identity = identity
+        return view
+
+    @property
+    def index(self) -> int:
+        return self.server.state.index
+
+    def snapshot(self) -> Any:
+        """The committed state now: an immutable :class:`~nomadlab.server.state.StateSnapshot`."""
+        return self.server.state.snapshot()
+
+    def at(self, index: Optional[int] = None) -> ClusterView:
+        """The cluster's reads at ``index`` (now when None); the agent keeps the last
+        1,000 states, so a lab can look back at what the scheduler saw."""
+        state = self.server.state
+        snap = state.snapshot() if index is None else state.snapshot_at(index)
+        return ClusterView(snap, self.identity)
+
+    def subscribe(self, callback: Any) -> Any:
+        """Call ``callback(events)`` after each committed transaction; returns the
+        function that stops it."""
+        return self.server.state.subscribe(callback)
+
+    def wait_for_index(self, index: int, timeout: Optional[float] = None) -> int:
+        return self.server.state.wait_for_index(index, timeout=timeout)
+
+    def stream(self, maxsize: int = 1024) -> Any:
+        return self.server.state.stream(maxsize=maxsize)
+
+    def events_since(self, index: int) -> list[Any]:
+        from .server.state import HistoryTruncated
+        state = self.server.state
+        try:
+            return state.events(index)
+        except HistoryTruncated:  # as Nomad: begin at the closest index still kept
+            return [ev for _, events in state.history() for ev in events]
+
+    def history(self) -> list[tuple[int, tuple[Any, ...]]]:
+        """Every kept state index with the events that made it (the timeline's source)."""
+        return self.server.state.history()
+
+    def agent_info(self) -> AgentInfo:
+        return AgentInfo(mode=self.mode, seed=self.seed, clients=len(self.clients),
+                         raw_exec=self.raw_exec, heartbeat_ttl=self.server.heartbeat_ttl)
+
+    def _authorize(self, capability: str, namespace: Optional[str] = None) -> str:
+        """Hand the asker's identity to the server for this write; the namespace to use."""
+        ns = namespace or self.identity.namespace
+        self.server.authorize(self.identity, capability, ns)
+        return ns
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -240,6 +309,7 @@ class Agent:
               mark_eligible: bool = False) -> Node:
         """``nomad node drain -enable`` (its allocations migrate away) or ``-disable``
         (the node stays ineligible unless ``mark_eligible``)."""
+        self._authorize("node-write")
         node_id = self._node_id(node_id)
         node = self.server.drain_node(node_id, deadline) if enable else \
             self.server.cancel_drain(node_id, mark_eligible)
@@ -247,20 +317,35 @@ class Agent:
         return node
 
     def set_eligibility(self, node_id: str, eligible: bool) -> Node:
+        self._authorize("node-write")
         node = self.server.update_node_eligibility(self._node_id(node_id), eligible)
         self._poke()
         return node
 
+    def evaluate_node(self, node_id: str) -> list[Evaluation]:
+        """``nomad node eval``: a node-update evaluation of every job on the node."""
+        self._authorize("node-write")
+        evals = self.server.evaluate_node(self._node_id(node_id))
+        self._poke()
+        return evals
+
+    def set_scheduler_config(self, config: SchedulerConfig,
+                             cas_index: Optional[int] = None) -> tuple[bool, int]:
+        """Nomad's operator scheduler configuration; with ``cas_index`` only if it is
+        still that modify index.  Returns (updated, state index)."""
+        self._authorize("operator-write")
+        return self.server.set_scheduler_config(config, cas_index)
+
     def set_scheduler_algorithm(self, algorithm: str) -> SchedulerConfig:
         """``binpack`` (fill nodes) or ``spread`` (even them out), as Nomad's operator API."""
-        config = dataclasses.replace(self.server.state.scheduler_config(),
-                                     scheduler_algorithm=algorithm)
-        return self.server.state.set_scheduler_config(config)
+        config = dataclasses.replace(self.scheduler_config(), scheduler_algorithm=algorithm)
+        self.set_scheduler_config(config)
+        return self.scheduler_config()
 
     # -- jobs -------------------------------------------------------------------------
 
     @staticmethod
-    def _job(job_or_text: Union[Job, str, dict]) -> Job:
+    def _job(job_or_text: JobInput) -> Job:
         if isinstance(job_or_text, Job):
             return job_or_text
         if isinstance(job_or_text, dict):
@@ -268,63 +353,83 @@ class Agent:
             return job_from_api(job_or_text)
         return parse_job(job_or_text)
 
-    def submit(self, job_or_text: Union[Job, str, dict],
+    def submit(self, job_or_text: JobInput,
                enforce_index: Optional[int] = None) -> Evaluation:
         """Register a job (a Job, HCL/JSON text or API dict); returns its evaluation.
 
         ``enforce_index``: register only if the job's JobModifyIndex is still this (0: only
         a new job), as ``nomad job run -check-index`` does after a ``job plan``.
         """
-        ev = self.server.register_job(self._job(job_or_text), enforce_index=enforce_index)
+        job = self._job(job_or_text)
+        self._authorize("submit-job", job.namespace)
+        ev = self.server.register_job(job, enforce_index=enforce_index)
         self._poke()
         return ev
 
-    def stop(self, job_id: str, purge: bool = False, namespace: str = "default") -> Evaluation:
-        ev = self.server.deregister_job(namespace, job_id, purge)
+    def stop(self, job_id: str, purge: bool = False,
+             namespace: Optional[str] = None) -> Evaluation:
+        ns = self._authorize("submit-job", namespace)
+        ev = self.server.deregister_job(ns, job_id, purge)
         self._poke()
         return ev
 
     def scale(self, job_id: str, group: str, count: int, message: str = "",
-              namespace: str = "default") -> Evaluation:
+              namespace: Optional[str] = None) -> Evaluation:
         """``nomad job scale``: a new version of the job with the group's count changed."""
-        ev = self.server.scale_job(namespace, job_id, group, count, message)
+        ns = self._authorize("scale-job", namespace)
+        ev = self.server.scale_job(ns, job_id, group, count, message)
         self._poke()
         return ev
 
-    def revert(self, job_id: str, version: int, namespace: str = "default") -> Evaluation:
+    def revert(self, job_id: str, version: int, namespace: Optional[str] = None,
+               enforce_prior_version: Optional[int] = None) -> Evaluation:
         """``nomad job revert``: run an older version's spec again (as a new version)."""
-        ev = self.server.revert_job(namespace, job_id, version)
+        ns = self._authorize("submit-job", namespace)
+        ev = self.server.revert_job(ns, job_id, version, enforce_prior_version)
         self._poke()
         return ev
 
     def dispatch(self, job_id: str, payload: Optional[bytes] = None,
                  meta: Optional[dict[str, str]] = None,
-                 namespace: str = "default") -> tuple[Job, Evaluation]:
+                 namespace: Optional[str] = None) -> tuple[Job, Evaluation]:
         """``nomad job dispatch``: launch a child of a parameterized job."""
         import base64
+        ns = self._authorize("dispatch-job", namespace)
         encoded = base64.b64encode(payload).decode() if payload else None
-        child, ev = self.server.dispatch_job(namespace, job_id, encoded, meta)
+        child, ev = self.server.dispatch_job(ns, job_id, encoded, meta)
         self._poke()
         return child, ev
 
-    def force_periodic(self, job_id: str, namespace: str = "default") -> tuple[Job, Evaluation]:
+    def force_periodic(self, job_id: str,
+                       namespace: Optional[str] = None) -> tuple[Job, Evaluation]:
         """``nomad job periodic force``: launch a periodic job's child now."""
-        child, ev = self.server.force_periodic(namespace, job_id)
+        ns = self._authorize("submit-job", namespace)
+        child, ev = self.server.force_periodic(ns, job_id)
         self._poke()
         return child, ev
 
-    def stop_alloc(self, alloc_id: str) -> Evaluation:
-        ev = self.server.stop_alloc(self._alloc(alloc_id).id)
+    def evaluate_job(self, job_id: str, namespace: Optional[str] = None) -> Evaluation:
+        """``nomad job eval``: a fresh evaluation of the job's current version."""
+        ns = self._authorize("submit-job", namespace)
+        ev = self.server.evaluate_job(ns, job_id)
         self._poke()
         return ev
 
-    def plan(self, job_or_text: Union[Job, str, dict], nodes: Optional[list[Node]] = None,
-             diff: bool = True, contextual: bool = False) -> "JobPlanResponse":
+    def stop_alloc(self, alloc_id: str) -> Evaluation:
+        alloc = self.alloc(alloc_id)
+        self._authorize("alloc-lifecycle", alloc.namespace)
+        ev = self.server.stop_alloc(alloc.id)
+        self._poke()
+        return ev
+
+    def plan(self, job_or_text: JobInput, diff: bool = True,
+             nodes: Optional[list[Node]] = None, contextual: bool = False) -> JobPlanResponse:
         """Dry run (``nomad job plan``): the diff, the DesiredTGUpdates and placement
         failures registering the job would give; nothing is committed. ``nodes`` replaces
         the cluster's nodes for a what-if ("what if this node had more memory?")."""
-        return self.server.plan(self._job(job_or_text), nodes=nodes, diff=diff,
-                                contextual=contextual)
+        job = self._job(job_or_text)
+        self._authorize("submit-job", job.namespace)
+        return self.server.plan(job, nodes=nodes, diff=diff, contextual=contextual)
 
     # -- moving things along ----------------------------------------------------------
 
@@ -333,6 +438,12 @@ class Agent:
         if self.mode != "step":
             raise RuntimeError("step() is for step mode: nl.dev(mode='step')")
         return self.server.step()
+
+    def settle(self) -> None:
+        """In step mode, finish what is pending (a monitor must not wait for work nobody
+        will do); in auto mode the worker does it anyway."""
+        if self.mode == "step":
+            self.server.run_until_idle()
 
     def run_until_idle(self, timeout: float = 30.0) -> list[StepRecord]:
         """Until nothing is pending or in flight, in either mode."""
@@ -352,61 +463,56 @@ class Agent:
             time.sleep(0.005)
         raise TimeoutError(f"still busy after {timeout} s")
 
-    # -- reads ------------------------------------------------------------------------
-
-    @property
-    def state(self) -> Any:
-        return self.server.state
+    # -- reads: the latest state, through the same view as any past one ---------------
 
     def jobs(self) -> list[Job]:
-        return self.state.jobs()
+        return self.at().jobs()
 
-    def job(self, job_id: str, namespace: str = "default") -> Job:
-        job = self.state.job(namespace, job_id)
-        if job is None:
-            raise KeyError(f'job "{job_id}" not found')
-        return job
+    def job(self, job_id: str, namespace: Optional[str] = None) -> Job:
+        return self.at().job(job_id, namespace)
 
-    def job_versions(self, job_id: str, namespace: str = "default") -> list[Job]:
+    def job_versions(self, job_id: str, namespace: Optional[str] = None) -> list[Job]:
         """Every kept version of a job, newest first (``nomad job history``)."""
-        self.job(job_id, namespace)
-        return self.state.job_versions(namespace, job_id)
+        return self.at().job_versions(job_id, namespace)
 
-    def job_summary(self, job_id: str, namespace: str = "default") -> JobSummary:
+    def job_summary(self, job_id: str, namespace: Optional[str] = None) -> JobSummary:
         """Per group, how many allocations are queued, starting, running, complete, ..."""
-        summary = self.state.job_summary(namespace, self.job(job_id, namespace).id)
-        if summary is None:
-            raise KeyError(f'job "{job_id}" has no summary')
-        return summary
+        return self.at().job_summary(job_id, namespace)
 
-    def evals(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Evaluation]:
-        return self.state.evals(job_id, namespace)
+    def evals(self, job_id: Optional[str] = None,
+              namespace: Optional[str] = None) -> list[Evaluation]:
+        return self.at().evals(job_id, namespace)
 
     def eval(self, eval_id: str) -> Evaluation:
-        return self._lookup("evals", eval_id, self.state.eval)
-
-    def allocs(self, job_id: Optional[str] = None, namespace: str = "default") -> list[Allocation]:
-        return self.state.allocs(job_id, namespace)
-
-    def alloc(self, alloc_id: str) -> Allocation:
-        return self._alloc(alloc_id)
+        return self.at().eval(eval_id)
 
     def eval_allocations(self, eval_id: str) -> list[Allocation]:
         """The allocations an evaluation created or changed."""
-        return self.state.allocs_by_eval(self.eval(eval_id).id)
+        return self.at().eval_allocations(eval_id)
+
+    def allocs(self, job_id: Optional[str] = None,
+               namespace: Optional[str] = None) -> list[Allocation]:
+        return self.at().allocs(job_id, namespace)
+
+    def alloc(self, alloc_id: str) -> Allocation:
+        return self.at().alloc(alloc_id)
 
     def nodes(self) -> list[Node]:
-        return self.state.nodes()
+        return self.at().nodes()
+
+    def node(self, node_id: str) -> Node:
+        return self.at().node(node_id)
 
     def node_allocations(self, node_id: str) -> list[Allocation]:
         """Every allocation on a node, finished ones included."""
-        return self.state.allocs_by_node(self.node(node_id).id)
+        return self.at().node_allocations(node_id)
 
-    def node(self, node_id: str) -> Node:
-        return self._lookup("nodes", node_id, self.state.node, by_name=True)
+    def deployments(self, job_id: Optional[str] = None,
+                    namespace: Optional[str] = None) -> list[Deployment]:
+        return self.at().deployments(job_id, namespace)
 
-    def deployments(self, job_id: Optional[str] = None) -> list[Deployment]:
-        return self.state.deployments(job_id)
+    def scheduler_config(self) -> SchedulerConfig:
+        return self.at().scheduler_config()
 
     def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
         """What a task wrote to stdout (or ``stream="stderr"``) so far."""
@@ -422,21 +528,22 @@ class Agent:
     def log_files(self, alloc_id: str, task: Optional[str] = None,
                   stream: str = "stdout") -> list[str]:
         """A task's log files for ``stream``, oldest rotation first (they may not exist yet)."""
+        from .errors import NotFound
         if stream not in ("stdout", "stderr"):
-            raise ValueError(f"log type must be stdout or stderr, not {stream!r}")
-        alloc = self._alloc(alloc_id)
+            raise Invalid(f"log type must be stdout or stderr, not {stream!r}")
+        alloc = self.alloc(alloc_id)
         client = self.clients.get(alloc.node_id)
         runner = client.runners.get(alloc.id) if client is not None else None
         if runner is None:
-            raise KeyError(f'allocation "{alloc.id[:8]}" has no logs on this agent '
+            raise NotFound(f'allocation "{alloc.id[:8]}" has no logs on this agent '
                            "(it never started here)")
         if task is None:
             names = list(runner.runners)
             if len(names) != 1:
-                raise ValueError(f"name the task: {', '.join(names)}")
+                raise Invalid(f"name the task: {', '.join(names)}")
             task = names[0]
         if task not in runner.runners:
-            raise KeyError(f'task "{task}" not found in allocation "{alloc.id[:8]}"')
+            raise NotFound(f'task "{task}" not found in allocation "{alloc.id[:8]}"')
         from .drivers.logs import log_files
         return list(log_files(runner.dir.log_path(task, stream)))
 
@@ -458,7 +565,7 @@ class Agent:
             if time.monotonic() > deadline:
                 seen = ", ".join(f"{a.name} {a.client_status}" for a in allocs) or "none"
                 raise TimeoutError(f"not all {status} after {timeout} s: {seen}")
-            self.state.wait_for_index(self.state.index, timeout=0.25)  # wake on the next write
+            self.wait_for_index(self.index, timeout=0.25)  # wake on the next write
 
     def _targets(self, alloc_or_job: Union[str, Allocation, Job]) -> list[Allocation]:
         if isinstance(alloc_or_job, Allocation):
@@ -472,40 +579,14 @@ class Agent:
                 job_id = alloc_or_job
         return [a for a in self.allocs(job_id) if a.desired_status == "run"]
 
-    def _alloc(self, alloc_id: str) -> Allocation:
-        return self._lookup("allocs", alloc_id, self.state.alloc)
-
     def _node_id(self, node: str) -> str:
         return self.node(node).id
-
-    def _lookup(self, table: str, key: str, get: Any, by_name: bool = False) -> Any:
-        """By full ID, unique ID prefix (as Nomad's CLI allows) or, for nodes, name."""
-        found = get(key)
-        if found is not None:
-            return found
-        if by_name:
-            named = [n for n in self.state.nodes() if n.name == key]
-            if len(named) == 1:
-                return named[0]
-        matches = self.state.find_by_prefix(table, key)
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            raise prefix.not_found(table, key)
-        raise prefix.ambiguous(table, key, len(matches))
 
     # -- explaining -------------------------------------------------------------------
 
     def explain(self, eval_id: str) -> EvalTrace:
         """Re-run an evaluation against the snapshot it saw, checking and scoring every node."""
-        ev = self.eval(eval_id)
-        snapshot = self.state.snapshot_at(ev.snapshot_index) if ev.snapshot_index else \
-            self.state.snapshot()
-        original = dataclasses.replace(ev, status="pending", failed_tg_allocs={},
-                                       blocked_eval="")
-        result = schedule(original, snapshot, seed=self.seed, new_id=self.server.new_id,
-                          now=ev.modify_time or ev.create_time, explain=True)
-        return result.trace
+        return self.server.explain(self.eval(eval_id).id)
 
     def explain_constraint(self, constraint: Union[str, Constraint]) -> list[Any]:
         """Per node: the resolved left value (or undefined), the right value, the verdict."""

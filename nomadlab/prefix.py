@@ -7,6 +7,8 @@ prefix or id "zzz" found``).
 
 from __future__ import annotations
 
+from .errors import NotFound
+
 __all__ = ["NOUNS", "not_found", "ambiguous"]
 
 #: Table or kind -> the noun Nomad's CLI uses.
@@ -18,9 +20,9 @@ def _noun(kind: str) -> str:
     return NOUNS.get(kind, kind)
 
 
-def not_found(kind: str, key: str) -> KeyError:
-    return KeyError(f'No {_noun(kind)}(s) with prefix or id "{key}" found')
+def not_found(kind: str, key: str) -> NotFound:
+    return NotFound(f'No {_noun(kind)}(s) with prefix or id "{key}" found')
 
 
-def ambiguous(kind: str, key: str, count: int) -> KeyError:
-    return KeyError(f'Prefix "{key}" matched {count} {_noun(kind)}s; give more characters')
+def ambiguous(kind: str, key: str, count: int) -> NotFound:
+    return NotFound(f'Prefix "{key}" matched {count} {_noun(kind)}s; give more characters')

@@ -23,6 +23,10 @@ from ..scheduler.node_class import computed_class
 from ..structs.timestamps import parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
                        JobPlanResponse, Node, Plan)
+from ..errors import ClusterError, Invalid, NotFound
+from ..structs import Identity, SchedulerConfig
+from ..structs.operator import SCHEDULER_ALGORITHMS
+from ..structs.trace import EvalTrace
 from .blocked import BlockedEvals
 from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
@@ -36,6 +40,8 @@ MAX_PLAN_ATTEMPTS = 5
 #: How long a node may go without a heartbeat before it is marked down (seconds). Nomad's
 #: default is 10s plus a 10s grace; in-process clients heartbeat every 0.5s.
 HEARTBEAT_TTL = 3.0
+#: A dev agent is one region.
+REGION = "global"
 
 
 @dataclass
@@ -95,7 +101,10 @@ class Server:
         """Write evaluations, then hand the ready ones to the broker (delayed ones wait)."""
         if not evals:
             return []
-        stored = self.state.upsert_evals(evals)
+        return self._hand_off(self.state.upsert_evals(evals))
+
+    def _hand_off(self, stored: list[Evaluation]) -> list[Evaluation]:
+        """Give committed pending evaluations to the broker (delayed ones wait)."""
         now = self.clock()
         for ev in stored:
             if ev.status != "pending":
@@ -131,18 +140,25 @@ class Server:
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
-            stored = self.state.upsert_job(dataclasses.replace(job, submit_time=self.clock()))
+
+            def evaluation(stored: Job) -> list[Evaluation]:
+                if stored.is_periodic or stored.is_parameterized:
+                    return [self._new_eval(stored, triggered_by, status="complete",
+                                           status_description="periodic and parameterized "
+                                           "jobs are launched by their dispatcher, not "
+                                           "scheduled directly")]
+                return [self._new_eval(stored, triggered_by)]
+
+            stored, evals = self.state.register_job(
+                dataclasses.replace(job, submit_time=self.clock()), evaluation)
             key = (stored.namespace, stored.id)
             self._periodic.pop(key, None)
             if stored.is_periodic or stored.is_parameterized:
                 launch = next_launch(stored, self.clock())
                 if launch is not None:
                     self._periodic[key] = launch
-                ev = self._new_eval(stored, triggered_by, status="complete",
-                                    status_description="periodic and parameterized jobs are "
-                                    "launched by their dispatcher, not scheduled directly")
-                return self.state.upsert_evals([ev])[0]
-            return self._enqueue([self._new_eval(stored, triggered_by)])[0]
+                return evals[0]
+            return self._hand_off(evals)[0]
 
     def deregister_job(self, namespace: str, job_id: str, purge: bool = False) -> Evaluation:
         """Nomad's Job.Deregister: stop (or purge) the job; its evaluation stops the allocs."""
@@ -411,6 +427,48 @@ class Server:
             return self._enqueue([self._new_eval(job, "alloc-stop")])[0]
 
     # -- dry runs --------------------------------------------------------------------
+
+    # -- identity, operator, explaining ----------------------------------------------
+
+    def authorize(self, identity: Identity, capability: str, namespace: str) -> None:
+        """The one place a request's identity is checked before a write.
+
+        A dev agent is the single region ``global``; ACLs are not enabled yet, so any
+        token may do anything (as in a Nomad cluster without ``acl { enabled = true }``).
+        """
+        if identity.region and identity.region != REGION:
+            raise ClusterError("No path to region", status=500)
+
+    def set_scheduler_config(self, config: SchedulerConfig,
+                             cas_index: Optional[int] = None) -> tuple[bool, int]:
+        """``nomad operator scheduler set-config``; with ``cas_index`` (``?cas=``) only if
+        the stored configuration's ModifyIndex is still that.  (updated, state index)."""
+        with self._lock:
+            current = self.state.scheduler_config()
+            if cas_index is not None and current.modify_index != cas_index:
+                return False, self.state.index
+            if config.scheduler_algorithm not in SCHEDULER_ALGORITHMS:
+                raise Invalid(f"invalid scheduler algorithm {config.scheduler_algorithm!r}: "
+                              f"must be one of {', '.join(SCHEDULER_ALGORITHMS)}")
+            self.state.set_scheduler_config(config)
+            return True, self.state.index
+
+    def explain(self, eval_id: str) -> EvalTrace:
+        """Re-run an evaluation against the snapshot it saw, checking and scoring every
+        node.  It writes nothing and draws its IDs from a generator of its own, so
+        explaining never changes the IDs the cluster hands out next."""
+        ev = self.state.eval(eval_id)
+        if ev is None:
+            raise NotFound(f'evaluation "{eval_id}" not found')
+        snapshot = self.state.snapshot_at(ev.snapshot_index) if ev.snapshot_index else \
+            self.state.snapshot()
+        original = dataclasses.replace(ev, status="pending", failed_tg_allocs={},
+                                       blocked_eval="")
+        ids = random.Random(f"{self.seed}:{eval_id}")
+        result = schedule(original, snapshot, seed=self.seed,
+                          new_id=lambda: str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                          now=ev.modify_time or ev.create_time, explain=True)
+        return result.trace
 
     def plan(self, job: Job, nodes: Optional[list[Node]] = None, diff: bool = True,
              contextual: bool = False) -> JobPlanResponse:

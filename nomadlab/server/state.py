@@ -514,6 +514,22 @@ class StateStore(_Reads):
                 return existing
             return self._txn_upsert_job(txn, copy.deepcopy(job))
 
+    def register_job(self, job: Job, make_evals: Callable[[Job], list[Evaluation]]
+                     ) -> tuple[Job, list[Evaluation]]:
+        """A job and the evaluations it makes, in one transaction (one index), as Nomad
+        applies a JobRegisterRequest and its evaluation in one Raft log entry.
+
+        ``make_evals`` is given the job as stored (its new version and JobModifyIndex);
+        an unchanged re-submission stores no new version but still gets its evaluation.
+        """
+        key = (job.namespace or DEFAULT_NAMESPACE, job.id)
+        with self._transaction("JobRegistered") as txn:
+            existing = txn.get("jobs", key)
+            stored = existing if existing is not None and not job_spec_changed(existing, job) \
+                else self._txn_upsert_job(txn, copy.deepcopy(job))
+            evals = [self._txn_upsert_eval(txn, ev) for ev in make_evals(stored)]
+            return stored, evals
+
     def delete_job(self, namespace: str, job_id: str, purge: bool = False) -> Job:
         """Deregister a job: mark it stopped (a new version), or with ``purge`` remove it.
 
