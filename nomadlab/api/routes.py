@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 from urllib.parse import unquote
 
+from ..server.launch import DISPATCH_SUFFIX, PERIODIC_SUFFIX
 from ..structs.duration import parse_duration
 from .errors import INVALID_METHOD, HTTPError
 from .http import Reply, Request, Stream
@@ -34,12 +35,22 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from .http import APIServer
 
-__all__ = ["Route", "Router", "read", "handle", "DEFAULT_WAIT", "MAX_WAIT"]
+__all__ = ["Route", "Router", "read", "handle", "DEFAULT_WAIT", "MAX_WAIT", "NOT_FOUND"]
 
 #: Nomad's blocking-query defaults (api/api.go, nomad/rpc.go).
 DEFAULT_WAIT = 300.0
 MAX_WAIT = 600.0
 CACHE_SIZE = 256
+
+#: What Go's ServeMux answers for a path no handler serves (Nomad's own fall-through
+#: sends the 404 with an empty body; a message helps a learner more).
+NOT_FOUND = "404 page not found"
+
+#: An ID that may hold a slash: a job launched by a periodic or parameterized parent is
+#: ``<parent>/periodic-<unix>`` or ``<parent>/dispatch-<unix>-<id>``.  Nothing else may,
+#: so ``/v1/job/x/nonsense`` is an unknown path, not a job called ``x/nonsense``.
+_CHILD_ID = (r"[^/]+(?:(?:" + re.escape(PERIODIC_SUFFIX) + "|" + re.escape(DISPATCH_SUFFIX)
+             + r")[^/]+)*")
 
 ReadFn = Callable[[Request, Any], tuple[Any, int]]
 HandlerFn = Callable[[Request, "Agent"], Union[Reply, Stream]]
@@ -47,7 +58,8 @@ HandlerFn = Callable[[Request, "Agent"], Union[Reply, Stream]]
 
 @dataclass(frozen=True)
 class Route:
-    """One method on one path pattern; ``{name}`` matches a segment, ``{name*}`` the rest."""
+    """One method on one path pattern; ``{name}`` matches a segment, ``{name*}`` an ID
+    that may be a launched child's (``parent/periodic-1700000000``)."""
 
     method: str
     pattern: str
@@ -58,7 +70,8 @@ class Route:
     def regex(self) -> re.Pattern[str]:
         def group(m: re.Match[str]) -> str:
             name = m.group(1)
-            return f"(?P<{name[:-1]}>.+)" if name.endswith("*") else f"(?P<{name}>[^/]+)"
+            return (f"(?P<{name[:-1]}>{_CHILD_ID})" if name.endswith("*")
+                    else f"(?P<{name}>[^/]+)")
         return re.compile("^" + re.sub(r"\{([a-z_*]+)\}", group, self.pattern) + "$")
 
 
@@ -114,19 +127,23 @@ class Router:
         region = request.arg("region")
         if region and region != "global":
             raise HTTPError(500, "No path to region")
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed: set[str] = set()
         for regex, methods in self._table:
             match = regex.match(request.path)
             if match is None:
                 continue
-            method = "GET" if request.method == "HEAD" else request.method
             route = methods.get(method)
             if route is None:
-                raise HTTPError(405, INVALID_METHOD)
+                allowed.update(methods)
+                continue
             request.params = {k: unquote(v) for k, v in match.groupdict().items()}
             if route.kind == "read":
                 return self._read(route, request, api)
             return route.fn(request, self.agent)
-        raise HTTPError(404, "404 page not found")
+        if allowed:
+            raise HTTPError(405, INVALID_METHOD, headers={"Allow": _allow(allowed)})
+        raise HTTPError(404, NOT_FOUND)
 
     # -- blocking reads -----------------------------------------------------------------
 
@@ -163,6 +180,13 @@ class Router:
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         return answer
+
+
+def _allow(methods: set[str]) -> str:
+    """The ``Allow`` header of a 405 (RFC 9110 requires one): HEAD goes with GET."""
+    if "GET" in methods:
+        methods = methods | {"HEAD"}
+    return ", ".join(sorted(methods))
 
 
 def _specificity(pattern: str) -> tuple[int, int]:
