@@ -43,7 +43,8 @@ class Agent:
                  acl: bool = False, http: Union[bool, int, str] = False,
                  data_dir: Optional[str] = None,
                  raw_exec: bool = False, client_cpu: Optional[int] = None,
-                 client_memory: Optional[int] = None) -> None:
+                 client_memory: Optional[int] = None, http_allowed_origins: Iterable[str] = (),
+                 http_allowed_hosts: Iterable[str] = ()) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if acl:
@@ -71,7 +72,11 @@ class Agent:
         if bind is not None:
             from .api.http import APIServer
             try:
-                self.http = APIServer(self, *bind)
+                self.http = APIServer(self, *bind, allowed_origins=http_allowed_origins,
+                                      allowed_hosts=http_allowed_hosts)
+            except ValueError:  # an allow-list entry that is not an origin or a host
+                self.shutdown()
+                raise
             except OSError as err:
                 self.shutdown()
                 raise OSError(err.errno, f"cannot serve the HTTP API on {bind[0]}:{bind[1]}: "
@@ -533,9 +538,12 @@ def _http_bind(http: Union[bool, int, str]) -> Optional[tuple[str, int]]:
 
 def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
         http: Union[bool, int, str] = False, data_dir: Optional[str] = None, raw_exec: bool = False,
-        client_cpu: Optional[int] = None, client_memory: Optional[int] = None) -> Agent:
+        client_cpu: Optional[int] = None, client_memory: Optional[int] = None,
+        http_allowed_origins: Iterable[str] = (), http_allowed_hosts: Iterable[str] = ()) -> Agent:
     """Start an in-process agent: a server and ``clients`` real clients sharing the host
     (each gets an equal share of its CPU and memory unless ``client_cpu``/``client_memory``
-    say otherwise)."""
+    say otherwise).  The HTTP API refuses browsers on other origins and foreign Host names
+    unless ``http_allowed_origins``/``http_allowed_hosts`` name them."""
     return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir,
-                 raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory)
+                 raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory,
+                 http_allowed_origins=http_allowed_origins, http_allowed_hosts=http_allowed_hosts)
