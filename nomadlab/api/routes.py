@@ -106,8 +106,9 @@ def collect(module: Any) -> list[Route]:
 
 
 class Router:
-    """Matches a request to a route; the first pattern that matches the path wins, so
-    ``/v1/job/{job*}/allocations`` is declared before ``/v1/job/{job*}``."""
+    """Matches a request to a route; the first pattern that matches the path and has the
+    method wins (more specific patterns are tried first).  A path some pattern matches
+    without the method is a 405; a path none matches, a 404."""
 
     def __init__(self, agent: "Agent") -> None:
         from . import cluster, events, evals_allocs, jobs, logs, nodes
@@ -122,6 +123,7 @@ class Router:
                        for _, methods in ordered]
         self._cache: OrderedDict[tuple[Any, ...], tuple[bytes, int]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
 
     def dispatch(self, request: Request, api: "APIServer") -> Union[Reply, Stream]:
         region = request.arg("region")
@@ -165,21 +167,45 @@ class Router:
 
     def _answer(self, route: Route, request: Request, snapshot: Any,
                 key: tuple[Any, ...]) -> tuple[bytes, int]:
+        """The encoded answer of one read of one snapshot, built once: after a write,
+        the 20 clients polling a list would otherwise all rebuild it at the same time
+        (one thread builds; the others wait for its bytes)."""
+        if not route.cache:
+            return self._build(route, request, snapshot)
         cache_key = (key, snapshot.index)
-        if route.cache:
-            with self._cache_lock:
-                hit = self._cache.get(cache_key)
+        with self._cache_lock:
+            hit = self._lookup(cache_key)
+            if hit is not None:
+                return hit
+            building = self._building.setdefault(cache_key, threading.Lock())
+        try:
+            with building:
+                with self._cache_lock:
+                    hit = self._lookup(cache_key)
                 if hit is not None:
-                    self._cache.move_to_end(cache_key)
                     return hit
-        body, index = route.fn(request, snapshot)
-        answer = (Reply(body).encode(), max(int(index), 1))
-        if route.cache:
+                answer = self._build(route, request, snapshot)
+                with self._cache_lock:
+                    self._cache[cache_key] = answer
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+                return answer
+        finally:
             with self._cache_lock:
-                self._cache[cache_key] = answer
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        return answer
+                if self._building.get(cache_key) is building:
+                    del self._building[cache_key]
+
+    def _lookup(self, cache_key: tuple[Any, ...]) -> Optional[tuple[bytes, int]]:
+        """A cached answer (the caller holds the cache lock)."""
+        hit = self._cache.get(cache_key)
+        if hit is not None:
+            self._cache.move_to_end(cache_key)
+        return hit
+
+    @staticmethod
+    def _build(route: Route, request: Request, snapshot: Any) -> tuple[bytes, int]:
+        body, index = route.fn(request, snapshot)
+        return Reply(body).encode(), max(int(index), 1)
 
 
 def _allow(methods: set[str]) -> str:
