@@ -55,7 +55,9 @@ class Agent:
                  acl: bool = False, http: Union[bool, int, str] = False,
                  data_dir: Optional[str] = None,
                  raw_exec: bool = False, client_cpu: Optional[int] = None,
-                 client_memory: Optional[int] = None, docker_volumes: bool = False) -> None:
+                 client_memory: Optional[int] = None, docker_volumes: bool = False,
+                 http_allowed_origins: Iterable[str] = (),
+                 http_allowed_hosts: Iterable[str] = ()) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if acl:
@@ -87,7 +89,11 @@ class Agent:
         if bind is not None:
             from .api.http import APIServer
             try:
-                self.http = APIServer(self, *bind)
+                self.http = APIServer(self, *bind, allowed_origins=http_allowed_origins,
+                                      allowed_hosts=http_allowed_hosts)
+            except ValueError:  # an allow-list entry that is not an origin or a host
+                self.shutdown()
+                raise
             except OSError as err:
                 self.shutdown()
                 raise OSError(err.errno, f"cannot serve the HTTP API on {bind[0]}:{bind[1]}: "
@@ -623,10 +629,14 @@ def _http_bind(http: Union[bool, int, str]) -> Optional[tuple[str, int]]:
 def dev(clients: int = 1, mode: str = "auto", seed: int = 0, acl: bool = False,
         http: Union[bool, int, str] = False, data_dir: Optional[str] = None, raw_exec: bool = False,
         client_cpu: Optional[int] = None, client_memory: Optional[int] = None,
-        docker_volumes: bool = False) -> Agent:
+        docker_volumes: bool = False, http_allowed_origins: Iterable[str] = (),
+        http_allowed_hosts: Iterable[str] = ()) -> Agent:
     """Start an in-process agent: a server and ``clients`` real clients sharing the host
     (each gets an equal share of its CPU and memory unless ``client_cpu``/``client_memory``
-    say otherwise; ``docker_volumes`` lets docker tasks mount host paths, off as in Nomad)."""
+    say otherwise; ``docker_volumes`` lets docker tasks mount host paths, off as in Nomad).
+    The HTTP API refuses browsers on other origins and foreign Host names unless
+    ``http_allowed_origins``/``http_allowed_hosts`` name them."""
     return Agent(clients=clients, mode=mode, seed=seed, acl=acl, http=http, data_dir=data_dir,
                  raw_exec=raw_exec, client_cpu=client_cpu, client_memory=client_memory,
-                 docker_volumes=docker_volumes)
+                 docker_volumes=docker_volumes, http_allowed_origins=http_allowed_origins,
+                 http_allowed_hosts=http_allowed_hosts)

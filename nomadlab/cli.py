@@ -65,6 +65,12 @@ def _agent_parser() -> Parser:
     p.add_argument("-http-port", dest="http_port", type=int, default=4646, help="HTTP API port")
     p.add_argument("-raw-exec", dest="raw_exec", action="store_true",
                    help="Enable the raw_exec driver (no isolation at all)")
+    p.add_argument("-http-allowed-origin", dest="allowed_origins", action="append", default=[],
+                   metavar="ORIGIN", help="A web origin (http://host:port) whose pages may "
+                   "call the HTTP API; repeatable")
+    p.add_argument("-http-allowed-host", dest="allowed_hosts", action="append", default=[],
+                   metavar="HOST", help="A Host name the HTTP API answers besides loopback "
+                   "names; repeatable")
     return p
 
 
@@ -97,7 +103,8 @@ def agent_dev(argv: list[str], out: Any = None) -> int:
     from .agent import dev
     try:
         agent = dev(clients=opts.clients, http=f"{opts.bind}:{opts.http_port}",
-                    raw_exec=opts.raw_exec)
+                    raw_exec=opts.raw_exec, http_allowed_origins=opts.allowed_origins,
+                    http_allowed_hosts=opts.allowed_hosts)
     except (OSError, ValueError) as err:
         print(f"==> Error starting agent: {err}", file=sys.stderr)
         return 1

@@ -8,6 +8,8 @@ themselves; everything else is translated here, once.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..jobspec import JobSpecError
 from ..server.state import ObjectNotFound, StateError
 
@@ -18,12 +20,15 @@ INVALID_METHOD = "Invalid method"
 
 
 class HTTPError(Exception):
-    """A status code and the message Nomad would send with it."""
+    """A status code and the message Nomad would send with it (and any header the answer
+    must carry, such as a 405's ``Allow``)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str,
+                 headers: Optional[dict[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def multierror(messages: list[str]) -> str:

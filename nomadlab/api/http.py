@@ -6,33 +6,115 @@ store's condition variable without holding anyone else up, and nothing here touc
 notebook's event loop.  Keep-alive (HTTP/1.1) lets clients such as python-nomad's
 ``requests.Session`` reuse one connection.
 
+Why a thread per connection and no bounded pool: a connection holds its thread for as
+long as a blocking query (up to 10 minutes) or an event stream lasts, so a pool of N would
+let N watchers starve every other caller (Nomad, on goroutines, has no such limit either).
+The listen backlog is the system's (``SOMAXCONN``, as Go's listener uses) rather than the
+standard library's 5, so a burst of clients connecting at once waits in the queue instead
+of having its connections dropped or reset.
+
 Nothing a client sends may take the agent down: every handler error is translated into
-Nomad's status code and message (:mod:`.errors`), and a client that hangs up mid-stream
-only ends its own thread.
+Nomad's status code and message (:mod:`.errors`); a body that is too big, too deep, not
+UTF-8 or not HTTP at all gets a 4xx with a plain-text message; and a client that hangs up
+mid-stream only ends its own thread.  Requests from other web sites are refused before
+they reach a route (:mod:`.origin`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import HTTPError, to_http_error
+from .origin import OriginPolicy, is_loopback
 
 if TYPE_CHECKING:
     from ..agent import Agent
 
-__all__ = ["APIServer", "Request", "Reply", "Stream", "MAX_BODY"]
+__all__ = ["APIServer", "Request", "Reply", "Stream", "MAX_BODY", "MAX_DEPTH", "decode_json"]
 
 log = logging.getLogger(__name__)
 
 #: Bodies larger than this are refused (Nomad's job register limit is in the same range).
 MAX_BODY = 16 * 1024 * 1024
+
+#: JSON nested deeper than this is refused.  A job is about a dozen levels deep, and the
+#: handlers walk bodies recursively on a stack of about 1,000 Python frames.
+MAX_DEPTH = 128
+
+#: A number needing more digits than this is outside a 64-bit float (Go refuses it
+#: whatever field it is for); Python would spend time parsing it or refuse it with a hint
+#: about sys.set_int_max_str_digits.
+_MAX_DIGITS = 309
+
+#: A chunk-size line of a chunked body (hex size, maybe extensions) is never longer.
+_MAX_CHUNK_LINE = 1024
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+TEXT = "text/plain"
+
+
+def _body_error(detail: str) -> HTTPError:
+    return HTTPError(400, f"Failed to decode request body: {detail}")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise _body_error(f"number {text[:12]}... ({len(text)} digits) is out of range")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _body_error(f"number {text[:40]} is out of range of a 64-bit float")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise _body_error(f"{name} is not a JSON value")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels (walked without recursion)."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def decode_json(body: bytes) -> Any:
+    """A request body as JSON the way Go's decoder takes it: UTF-8 only, no NaN or
+    Infinity, numbers within a 64-bit float; and no deeper than :data:`MAX_DEPTH`.
+    Anything else is a 400 that says what is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _body_error(f"not UTF-8 (byte 0x{body[exc.start]:02x} at offset "
+                          f"{exc.start})") from None
+    try:
+        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                           parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise _body_error(str(exc)) from None
+    except RecursionError:
+        raise _body_error(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise _body_error(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 @dataclass
@@ -77,15 +159,12 @@ class Request:
         return self.arg("namespace") or self.headers.get("x-nomad-namespace", "") or "default"
 
     def json(self, required: bool = True) -> Any:
-        """The decoded body; 400 with Go's decoder wording when it is missing or bad."""
+        """The decoded body (:func:`decode_json`); 400 when it is missing or bad."""
         if not self.body.strip():
             if required:
                 raise HTTPError(400, "Request body is empty")
             return None
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPError(400, f"Failed to decode request body: {exc}") from None
+        return decode_json(self.body)
 
 
 @dataclass
@@ -97,6 +176,7 @@ class Reply:
     index: Optional[int] = None
     content_type: str = "application/json"
     raw: Optional[bytes] = None     # already-encoded body (a cached list, plain text logs)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -119,6 +199,9 @@ Handler = Callable[[Request], Union[Reply, Stream]]
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # A request line the standard library cannot parse is answered with a status line too
+    # (with its default, HTTP/0.9, the client would get a bare body).
+    default_request_version = "HTTP/1.0"
     server_version = "nomadlab"
     # Headers and body leave in separate writes; with Nagle's algorithm on, the body
     # would wait for the client's delayed ACK (40 ms per request on Linux).
@@ -129,17 +212,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: "_Server"
 
     def _dispatch(self) -> None:
-        split = urlsplit(self.path)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            self._send_reply(Reply(raw=b"Request body too large or malformed", status=413,
-                                   content_type="text/plain"))
+            body = self._read_body()
+        except HTTPError as err:  # where the next request starts is unknown: hang up after
             self.close_connection = True
+            self._send_reply(Reply(raw=err.message.encode(), status=err.status,
+                                   content_type=TEXT))
             return
-        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
         request = Request(method=self.command, path=split.path,
                           query=parse_qs(split.query, keep_blank_values=True),
                           headers={k.lower(): v for k, v in self.headers.items()}, body=body)
@@ -150,6 +230,70 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_reply(reply)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def _read_body(self) -> bytes:
+        """The whole body, by Content-Length or chunked (Go's HTTP client may send
+        either), at most :data:`MAX_BODY` bytes."""
+        encoding = self.headers.get("Transfer-Encoding")
+        lengths = set(self.headers.get_all("Content-Length") or ())
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked":
+                raise HTTPError(400, f"Transfer-Encoding {encoding!r} is not supported: "
+                                     "send the body with Content-Length or chunked")
+            if lengths:
+                raise HTTPError(400, "a request may not carry both Content-Length and "
+                                     "Transfer-Encoding")
+            return self._read_chunked()
+        if not lengths:
+            return b""
+        text = lengths.pop().strip()
+        if lengths or not text.isdigit():
+            raise HTTPError(400, f"Content-Length {self.headers.get('Content-Length')!r} is "
+                                 "not one number of bytes")
+        length = int(text)
+        if length > MAX_BODY:
+            raise self._too_large(length)
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise HTTPError(400, f"request body ended after {len(body)} of its {length} bytes")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_text):
+                raise HTTPError(400, f"malformed chunked request body: chunk size line "
+                                     f"{line[:40]!r} is not a hexadecimal size")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY:
+                raise self._too_large(len(body) + size)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.read(2) != b"\r\n":
+                raise HTTPError(400, "malformed chunked request body: a chunk is shorter "
+                                     "than its size or not followed by CRLF")
+            body += chunk
+        for _ in range(64):  # trailer fields, then the blank line
+            if self.rfile.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
+                return bytes(body)
+        raise HTTPError(400, "malformed chunked request body: too many trailer lines")
+
+    @staticmethod
+    def _too_large(length: int) -> HTTPError:
+        return HTTPError(413, f"Request body of {length} bytes is larger than the "
+                              f"{MAX_BODY} bytes this agent accepts")
+
+    def send_error(self, code: int, message: Optional[str] = None,
+                   explain: Optional[str] = None) -> None:
+        """What the standard library refuses itself (a request line or headers it cannot
+        parse): plain text like every other error, and the connection closed."""
+        self.close_connection = True
+        text = message or self.responses.get(code, ("Bad request",))[0]
+        self._send_reply(Reply(raw=text.encode("utf-8", "replace"), status=code,
+                               content_type=TEXT))
 
     def _meta_headers(self, index: Optional[int]) -> None:
         if index is not None:
@@ -162,6 +306,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self._meta_headers(reply.index)
         self.end_headers()
         if self.command != "HEAD":
@@ -193,23 +341,40 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = socket.SOMAXCONN
     api: "APIServer"
     closing: threading.Event
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up is no error of ours (the standard library would print
+        a traceback to stderr); anything else is a bug, logged with its trace."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            log.debug("client %s hung up", client_address)
+            return
+        log.exception("request from %s failed", client_address)
 
 
 class APIServer:
     """Nomad's HTTP API for one agent, served from a background thread.
 
     ``port=0`` picks a free port; :attr:`address` says which (``http://127.0.0.1:PORT``).
+    Browsers may call it only from its own origin, on a loopback name; ``allowed_origins``
+    (``"http://localhost:8888"``, or ``"*"`` for any) and ``allowed_hosts``
+    (``"lab.example"``) let others in (:mod:`.origin`).
     """
 
-    def __init__(self, agent: "Agent", host: str = "127.0.0.1", port: int = 4646) -> None:
+    def __init__(self, agent: "Agent", host: str = "127.0.0.1", port: int = 4646, *,
+                 allowed_origins: Iterable[str] = (), allowed_hosts: Iterable[str] = ()) -> None:
         from .routes import Router
+        policy = OriginPolicy.build(host, port, allowed_origins, allowed_hosts)
         self.agent = agent
         self.router = Router(agent)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.api = self
         self._httpd.closing = threading.Event()
+        self.policy = dataclasses.replace(policy, host=self.host, port=self.port)
+        if not is_loopback(self.host):
+            _warn_exposed(self.address)
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name=f"nomadlab-http-{self.port}", daemon=True)
@@ -234,16 +399,32 @@ class APIServer:
 
     def handle(self, request: Request) -> Union[Reply, Stream]:
         """Route one request; every error becomes Nomad's status code and message."""
+        refusal = self.policy.refusal(request.headers)
+        if refusal is not None:
+            log.warning("%s %s refused: %s", request.method, request.path, refusal)
+            return Reply(raw=refusal.encode(), status=403, content_type=TEXT)
         try:
             return self.router.dispatch(request, self)
         except Exception as exc:  # the boundary: nothing a client sends may escape
             err = to_http_error(exc)
             if err.status == 500 and not isinstance(exc, HTTPError):  # a bug: keep its trace
                 log.exception("%s %s failed", request.method, request.path)
-            return Reply(raw=err.message.encode(), status=err.status, content_type="text/plain")
+            return Reply(raw=err.message.encode(), status=err.status, content_type=TEXT,
+                         headers=err.headers)
 
     def shutdown(self) -> None:
         self._httpd.closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+def _warn_exposed(address: str) -> None:
+    """Said on stderr (a user starting the agent sees it) and logged (a notebook or a
+    service keeps it), when the API is reachable from other machines."""
+    message = (f"WARNING: the HTTP API listens on {address}, not on loopback: anyone who can "
+               "reach this address can run commands on this machine (nomadlab has no ACLs "
+               "yet). Bind 127.0.0.1 unless every network that reaches it is trusted.")
+    print(message, file=sys.stderr, flush=True)
+    if log.hasHandlers():  # without a handler, logging's last resort would print it twice
+        log.warning(message)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 from urllib.parse import unquote
 
+from ..server.launch import DISPATCH_SUFFIX, PERIODIC_SUFFIX
 from ..structs.duration import parse_duration
 from .errors import INVALID_METHOD, HTTPError
 from .http import Reply, Request, Stream
@@ -34,12 +35,22 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from .http import APIServer
 
-__all__ = ["Route", "Router", "read", "handle", "DEFAULT_WAIT", "MAX_WAIT"]
+__all__ = ["Route", "Router", "read", "handle", "DEFAULT_WAIT", "MAX_WAIT", "NOT_FOUND"]
 
 #: Nomad's blocking-query defaults (api/api.go, nomad/rpc.go).
 DEFAULT_WAIT = 300.0
 MAX_WAIT = 600.0
 CACHE_SIZE = 256
+
+#: What Go's ServeMux answers for a path no handler serves (Nomad's own fall-through
+#: sends the 404 with an empty body; a message helps a learner more).
+NOT_FOUND = "404 page not found"
+
+#: An ID that may hold a slash: a job launched by a periodic or parameterized parent is
+#: ``<parent>/periodic-<unix>`` or ``<parent>/dispatch-<unix>-<id>``.  Nothing else may,
+#: so ``/v1/job/x/nonsense`` is an unknown path, not a job called ``x/nonsense``.
+_CHILD_ID = (r"[^/]+(?:(?:" + re.escape(PERIODIC_SUFFIX) + "|" + re.escape(DISPATCH_SUFFIX)
+             + r")[^/]+)*")
 
 ReadFn = Callable[[Request, Any], tuple[Any, int]]
 HandlerFn = Callable[[Request, "Agent"], Union[Reply, Stream]]
@@ -47,7 +58,8 @@ HandlerFn = Callable[[Request, "Agent"], Union[Reply, Stream]]
 
 @dataclass(frozen=True)
 class Route:
-    """One method on one path pattern; ``{name}`` matches a segment, ``{name*}`` the rest."""
+    """One method on one path pattern; ``{name}`` matches a segment, ``{name*}`` an ID
+    that may be a launched child's (``parent/periodic-1700000000``)."""
 
     method: str
     pattern: str
@@ -58,7 +70,8 @@ class Route:
     def regex(self) -> re.Pattern[str]:
         def group(m: re.Match[str]) -> str:
             name = m.group(1)
-            return f"(?P<{name[:-1]}>.+)" if name.endswith("*") else f"(?P<{name}>[^/]+)"
+            return (f"(?P<{name[:-1]}>{_CHILD_ID})" if name.endswith("*")
+                    else f"(?P<{name}>[^/]+)")
         return re.compile("^" + re.sub(r"\{([a-z_*]+)\}", group, self.pattern) + "$")
 
 
@@ -93,8 +106,9 @@ def collect(module: Any) -> list[Route]:
 
 
 class Router:
-    """Matches a request to a route; the first pattern that matches the path wins, so
-    ``/v1/job/{job*}/allocations`` is declared before ``/v1/job/{job*}``."""
+    """Matches a request to a route; the first pattern that matches the path and has the
+    method wins (more specific patterns are tried first).  A path some pattern matches
+    without the method is a 405; a path none matches, a 404."""
 
     def __init__(self, agent: "Agent") -> None:
         from . import cluster, events, evals_allocs, jobs, logs, nodes
@@ -109,24 +123,29 @@ class Router:
                        for _, methods in ordered]
         self._cache: OrderedDict[tuple[Any, ...], tuple[bytes, int]] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._building: dict[tuple[Any, ...], threading.Lock] = {}
 
     def dispatch(self, request: Request, api: "APIServer") -> Union[Reply, Stream]:
         region = request.arg("region")
         if region and region != "global":
             raise HTTPError(500, "No path to region")
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed: set[str] = set()
         for regex, methods in self._table:
             match = regex.match(request.path)
             if match is None:
                 continue
-            method = "GET" if request.method == "HEAD" else request.method
             route = methods.get(method)
             if route is None:
-                raise HTTPError(405, INVALID_METHOD)
+                allowed.update(methods)
+                continue
             request.params = {k: unquote(v) for k, v in match.groupdict().items()}
             if route.kind == "read":
                 return self._read(route, request, api)
             return route.fn(request, self.agent)
-        raise HTTPError(404, "404 page not found")
+        if allowed:
+            raise HTTPError(405, INVALID_METHOD, headers={"Allow": _allow(allowed)})
+        raise HTTPError(404, NOT_FOUND)
 
     # -- blocking reads -----------------------------------------------------------------
 
@@ -148,21 +167,52 @@ class Router:
 
     def _answer(self, route: Route, request: Request, snapshot: Any,
                 key: tuple[Any, ...]) -> tuple[bytes, int]:
+        """The encoded answer of one read of one snapshot, built once: after a write,
+        the 20 clients polling a list would otherwise all rebuild it at the same time
+        (one thread builds; the others wait for its bytes)."""
+        if not route.cache:
+            return self._build(route, request, snapshot)
         cache_key = (key, snapshot.index)
-        if route.cache:
-            with self._cache_lock:
-                hit = self._cache.get(cache_key)
+        with self._cache_lock:
+            hit = self._lookup(cache_key)
+            if hit is not None:
+                return hit
+            building = self._building.setdefault(cache_key, threading.Lock())
+        try:
+            with building:
+                with self._cache_lock:
+                    hit = self._lookup(cache_key)
                 if hit is not None:
-                    self._cache.move_to_end(cache_key)
                     return hit
-        body, index = route.fn(request, snapshot)
-        answer = (Reply(body).encode(), max(int(index), 1))
-        if route.cache:
+                answer = self._build(route, request, snapshot)
+                with self._cache_lock:
+                    self._cache[cache_key] = answer
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+                return answer
+        finally:
             with self._cache_lock:
-                self._cache[cache_key] = answer
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        return answer
+                if self._building.get(cache_key) is building:
+                    del self._building[cache_key]
+
+    def _lookup(self, cache_key: tuple[Any, ...]) -> Optional[tuple[bytes, int]]:
+        """A cached answer (the caller holds the cache lock)."""
+        hit = self._cache.get(cache_key)
+        if hit is not None:
+            self._cache.move_to_end(cache_key)
+        return hit
+
+    @staticmethod
+    def _build(route: Route, request: Request, snapshot: Any) -> tuple[bytes, int]:
+        body, index = route.fn(request, snapshot)
+        return Reply(body).encode(), max(int(index), 1)
+
+
+def _allow(methods: set[str]) -> str:
+    """The ``Allow`` header of a 405 (RFC 9110 requires one): HEAD goes with GET."""
+    if "GET" in methods:
+        methods = methods | {"HEAD"}
+    return ", ".join(sorted(methods))
 
 
 def _specificity(pattern: str) -> tuple[int, int]:
