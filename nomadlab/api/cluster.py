@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client.fingerprint import NOMAD_VERSION
 from ..server.records import SCHEDULER_ALGORITHMS
+from .bodies import SCHEDULER_CONFIG, decode_body
 from .errors import HTTPError
 from .http import Reply, Request
 from .routes import handle, lookup, read
@@ -129,9 +130,7 @@ def scheduler_configuration(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 @handle("PUT|POST /v1/operator/scheduler/configuration")
 def set_scheduler_configuration(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+    body = decode_body(request, SCHEDULER_CONFIG)
     algorithm = body.get("SchedulerAlgorithm") or "binpack"
     if algorithm not in SCHEDULER_ALGORITHMS:
         raise HTTPError(400, f'invalid scheduler algorithm "{algorithm}"; valid values are '
