@@ -32,9 +32,11 @@ def cluster():
 
 
 def _state(agent: Any) -> Any:
-    """What a request could change: jobs, their evaluations, the scheduler's settings and
-    each node's drain and eligibility (allocations and heartbeats move by themselves)."""
-    return (agent.state.table_index("jobs", "job_versions", "evals", "scheduler_config"),
+    """What a request could change: each job's version and stop flag, how many
+    evaluations exist, the scheduler's settings, each node's drain and eligibility.
+    (Statuses move by themselves as the scheduler and clients work; these do not.)"""
+    return (sorted((j.namespace, j.id, j.version, j.stop) for j in agent.jobs()),
+            len(agent.evals()), agent.state.scheduler_config().to_api(),
             [(n.id, n.drain_strategy, n.scheduling_eligibility) for n in agent.nodes()])
 
 
