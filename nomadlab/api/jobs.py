@@ -143,14 +143,11 @@ def _register_reply(agent: "Agent", ev: Evaluation, job: Job) -> Reply:
                   "KnownLeader": False, "LastContact": 0, "NextToken": ""}, index=index)
 
 
-def _decode_job(request: Request, body: Any, key: str = "Job") -> Job:
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+def _decode_job(request: Request, body: dict[str, Any], key: str = "Job") -> Job:
+    """The body's job (an object: :func:`decode_body` checked the kinds)."""
     data = body.get(key)
     if data is None:
         raise HTTPError(400, "Job must be specified")
-    if not isinstance(data, dict):
-        raise HTTPError(400, f"{key} must be a JSON object")
     if not data.get("Namespace"):
         data = {**data, "Namespace": request.namespace}
     return job_from_api(data)
@@ -216,8 +213,6 @@ def plan(request: Request, agent: "Agent") -> Reply:
 @handle("PUT|POST /v1/job/{job*}/scale")
 def scale(request: Request, agent: "Agent") -> Reply:
     body = decode_body(request, SCALING)
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
     target = body.get("Target") or {}
     group = target.get("Group") if isinstance(target, dict) else None
     if not group:
@@ -235,7 +230,7 @@ def scale(request: Request, agent: "Agent") -> Reply:
 @handle("PUT|POST /v1/job/{job*}/revert")
 def revert(request: Request, agent: "Agent") -> Reply:
     body = decode_body(request, JOB_REVERT)
-    if not isinstance(body, dict) or not isinstance(body.get("JobVersion"), int):
+    if not isinstance(body.get("JobVersion"), int):
         raise HTTPError(400, "JobVersion must be specified")
     job_id = request.params["job"]
     if body.get("JobID") not in (None, job_id):
