@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client.fingerprint import NOMAD_VERSION
 from ..structs.operator import SCHEDULER_ALGORITHMS
+from .bodies import SCHEDULER_CONFIG, decode_body
 from .errors import HTTPError
 from .http import Reply, Request
 from .routes import handle, lookup, read
@@ -129,23 +130,18 @@ def scheduler_configuration(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 @handle("PUT|POST /v1/operator/scheduler/configuration")
 def set_scheduler_configuration(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+    body = decode_body(request, SCHEDULER_CONFIG)
     algorithm = body.get("SchedulerAlgorithm") or "binpack"
     if algorithm not in SCHEDULER_ALGORITHMS:
         raise HTTPError(400, f'invalid scheduler algorithm "{algorithm}"; valid values are '
                              + ", ".join(f'"{a}"' for a in SCHEDULER_ALGORITHMS))
-    current = agent.state.scheduler_config()
-    cas = request.arg("cas")
-    if cas and int(cas) != current.modify_index:
-        return Reply({"Updated": False, "Index": agent.state.index}, index=agent.state.index)
+    current = agent.scheduler_config()
+    cas = request.int_arg("cas") if request.arg("cas") else None
     changes: dict[str, Any] = {"scheduler_algorithm": algorithm}
     for key, field in (("MemoryOversubscriptionEnabled", "memory_oversubscription_enabled"),
                        ("RejectJobRegistration", "reject_job_registration"),
                        ("PauseEvalBroker", "pause_eval_broker")):
         if key in body:
             changes[field] = bool(body[key])
-    agent.state.set_scheduler_config(dataclasses.replace(current, **changes))
-    index = agent.state.index
-    return Reply({"Updated": True, "Index": index}, index=index)
+    updated, index = agent.set_scheduler_config(dataclasses.replace(current, **changes), cas)
+    return Reply({"Updated": updated, "Index": index}, index=index)

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..jobspec import JobSpecError, job_from_api, parse_job
 from ..structs.diff import job_diff
 from ..structs import Evaluation, Job
+from ..jobspec.validate import MAX_COUNT, count_problem
+from .bodies import (JOB_DISPATCH, JOB_PLAN, JOB_REGISTER, JOB_REVERT, JOB_VALIDATE, JOBS_PARSE,
+                     SCALING, decode_body)
 from .errors import HTTPError, multierror
 from .http import Reply, Request
 from .routes import handle, lookup, not_found, read
@@ -140,21 +143,18 @@ def _register_reply(agent: "Agent", ev: Evaluation, job: Job) -> Reply:
                   "KnownLeader": False, "LastContact": 0, "NextToken": ""}, index=index)
 
 
-def _decode_job(request: Request, body: Any, key: str = "Job") -> Job:
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+def _decode_job(request: Request, body: dict[str, Any], key: str = "Job") -> Job:
+    """The body's job (an object: :func:`decode_body` checked the kinds)."""
     data = body.get(key)
     if data is None:
         raise HTTPError(400, "Job must be specified")
-    if not isinstance(data, dict):
-        raise HTTPError(400, f"{key} must be a JSON object")
     if not data.get("Namespace"):
         data = {**data, "Namespace": request.namespace}
     return job_from_api(data)
 
 
 def _register(request: Request, agent: "Agent", name: Optional[str]) -> Reply:
-    body = request.json()
+    body = decode_body(request, JOB_REGISTER)
     job = _decode_job(request, body)
     if name is not None and job.id != name:
         raise HTTPError(400, "Job ID does not match name")
@@ -179,7 +179,7 @@ def register_jobs(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/jobs/parse")
 def parse(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
+    body = decode_body(request, JOBS_PARSE)
     if not isinstance(body, dict) or not isinstance(body.get("JobHCL"), str) \
             or not body["JobHCL"].strip():
         raise HTTPError(400, "Job spec is empty")
@@ -188,7 +188,7 @@ def parse(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/validate/job")
 def validate(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
+    body = decode_body(request, JOB_VALIDATE)
     try:
         _decode_job(request, body)
     except JobSpecError as err:
@@ -201,7 +201,7 @@ def validate(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/job/{job*}/plan")
 def plan(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
+    body = decode_body(request, JOB_PLAN)
     job = _decode_job(request, body)
     if job.id != request.params["job"]:
         raise HTTPError(400, "Job ID does not match")
@@ -212,9 +212,7 @@ def plan(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/job/{job*}/scale")
 def scale(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+    body = decode_body(request, SCALING)
     target = body.get("Target") or {}
     group = target.get("Group") if isinstance(target, dict) else None
     if not group:
@@ -222,6 +220,8 @@ def scale(request: Request, agent: "Agent") -> Reply:
     count = body.get("Count")
     if not isinstance(count, int) or isinstance(count, bool):
         raise HTTPError(400, "scaling action count must be an integer")
+    if count > MAX_COUNT:
+        raise HTTPError(400, str(count_problem(count)))
     ev = agent.scale(request.params["job"], group, count, str(body.get("Message") or ""),
                      namespace=request.namespace)
     return _register_reply(agent, ev, agent.job(request.params["job"], request.namespace))
@@ -229,8 +229,8 @@ def scale(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/job/{job*}/revert")
 def revert(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
-    if not isinstance(body, dict) or not isinstance(body.get("JobVersion"), int):
+    body = decode_body(request, JOB_REVERT)
+    if not isinstance(body.get("JobVersion"), int):
         raise HTTPError(400, "JobVersion must be specified")
     job_id = request.params["job"]
     if body.get("JobID") not in (None, job_id):
@@ -243,9 +243,7 @@ def revert(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/job/{job*}/dispatch")
 def dispatch(request: Request, agent: "Agent") -> Reply:
-    body = request.json(required=False) or {}
-    if not isinstance(body, dict):
-        raise HTTPError(400, "Request body must be a JSON object")
+    body = decode_body(request, JOB_DISPATCH, required=False)
     meta = body.get("Meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise HTTPError(400, "Meta must be an object of strings")

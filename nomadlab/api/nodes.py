@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .bodies import NODE_DRAIN, NODE_ELIGIBILITY, decode_body
 from .errors import HTTPError
 from .http import Reply, Request
 from .routes import handle, lookup, read
@@ -56,9 +57,7 @@ def drain(request: Request, agent: "Agent") -> Reply:
         spec: Any = {"Deadline": -1} if request.flag("enable") else None
         mark_eligible = False
     else:
-        body = request.json()
-        if not isinstance(body, dict):
-            raise HTTPError(400, "Request body must be a JSON object")
+        body = decode_body(request, NODE_DRAIN)
         spec, mark_eligible = body.get("DrainSpec"), bool(body.get("MarkEligible"))
     if spec is not None and not isinstance(spec, dict):
         raise HTTPError(400, "DrainSpec must be an object")
@@ -69,8 +68,8 @@ def drain(request: Request, agent: "Agent") -> Reply:
 
 @handle("PUT|POST /v1/node/{node}/eligibility")
 def eligibility(request: Request, agent: "Agent") -> Reply:
-    body = request.json()
-    wanted = body.get("Eligibility") if isinstance(body, dict) else None
+    body = decode_body(request, NODE_ELIGIBILITY)
+    wanted = body.get("Eligibility")
     if wanted not in ("eligible", "ineligible"):
         raise HTTPError(400, f'invalid scheduling eligibility "{wanted or ""}"')
 

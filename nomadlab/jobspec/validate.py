@@ -16,7 +16,8 @@ from ..structs import (AFFINITY_OPERANDS, CONSTRAINT_OPERANDS, JOB_TYPES, Affini
                        Job, Spread, Task, TaskGroup)
 from ..structs.duration import SECOND, format_duration
 
-__all__ = ["validate", "check_version_constraint", "PORT_LABEL"]
+__all__ = ["validate", "check_version_constraint", "PORT_LABEL", "MAX_COUNT", "count_problem",
+           "path_part_problem"]
 
 Path = tuple[Any, ...]
 Problems = list[tuple[Path, str]]
@@ -26,6 +27,12 @@ PORT_LABEL = re.compile(r"^[a-zA-Z0-9_]+$")
 MIN_CPU = 1
 MIN_MEMORY_MB = 10
 MIN_DISK_MB = 10
+#: The most allocations one task group may ask for.  Nomad has no such limit; nomadlab
+#: keeps every allocation (and its placement trace) in the kernel's memory, and the
+#: scheduler builds one placement per missing allocation, so an unbounded count (10**18)
+#: would grow the kernel until the OS kills it.  10,000 is the largest group that
+#: bench/placements.py measures: seconds of scheduling and a few hundred MB.
+MAX_COUNT = 10_000
 _VERSION_PART = re.compile(
     r"^\s*(=|!=|>=|<=|>|<|~>)?\s*v?\d+(\.\d+)*(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\s*$")
 _RESTART_MODES = ("delay", "fail")
@@ -45,6 +52,32 @@ def check_version_constraint(text: str) -> Optional[str]:
     for part in text.split(","):
         if not _VERSION_PART.match(part):
             return f"Malformed constraint: {part.strip() or text!r}"
+    return None
+
+
+def count_problem(count: int) -> Optional[str]:
+    """Why ``count`` is not a task group count, or None (shared with ``nomad job scale``)."""
+    if count < 0:
+        return f"Task group count can't be negative, got {count}"
+    if count > MAX_COUNT:
+        return (f"Task group count {count} is more than nomadlab's limit of {MAX_COUNT} "
+                "allocations per group (every allocation lives in this kernel's memory)")
+    return None
+
+
+def path_part_problem(what: str, name: str) -> Optional[str]:
+    """Why a group or task name cannot name a directory of its own, or None.
+
+    The client makes one directory per task (``alloc/<alloc>/<task>``); a name that is a
+    path part (``..``, ``.``) or holds a separator would step outside it.  Nomad rejects
+    slashes in task names and NUL in both kinds of name; nomadlab rejects the path parts
+    too, and the same in group names, so no name ever has to be trusted as a path."""
+    if name in (".", ".."):
+        return f"{what} name cannot be \"{name}\": it is a path part"
+    if "/" in name or "\\" in name:
+        return f"{what} name cannot include slashes"
+    if "\0" in name:
+        return f"{what} name cannot include null characters"
     return None
 
 
@@ -94,6 +127,8 @@ def validate(job: Job) -> Problems:
         path = ("TaskGroups", i)
         if not group.name:
             add((path, f"Job task group {i + 1} missing name"))
+        elif bad_name := path_part_problem("Task group", group.name):
+            add((path + ("Name",), bad_name))
         elif group.name in seen:
             add((path + ("Name",), f"Job task group {i + 1} redefines '{group.name}' from group "
                                    f"{seen[group.name] + 1}"))
@@ -130,8 +165,9 @@ def _periodic(job: Job, add: Any) -> None:
 
 
 def _group(job: Job, group: TaskGroup, path: Path, add: Any) -> None:
-    if group.count is not None and group.count < 0:
-        add((path + ("Count",), f"Task group count can't be negative, got {group.count}"))
+    bad_count = count_problem(group.count) if group.count is not None else None
+    if bad_count:
+        add((path + ("Count",), bad_count))
     if job.type in ("system", "sysbatch") and group.count not in (None, 0, 1):
         add((path + ("Count",), f"Task group count must be 1 for {job.type} jobs (one per node), "
                                 f"got {group.count}"))
@@ -210,10 +246,9 @@ def _networks(group: TaskGroup, path: Path, add: Any) -> set[str]:
 
 
 def _task(task: Task, path: Path, labels: set[str], group: TaskGroup, add: Any) -> None:
-    if task.name and "/" in task.name:
-        add((path + ("Name",), f"Task name '{task.name}' cannot include slashes"))
-    if "\0" in task.name:
-        add((path + ("Name",), "Task name contains null character"))
+    bad_name = path_part_problem("Task", task.name)
+    if bad_name:
+        add((path + ("Name",), bad_name))
     if not task.driver:
         add((path + ("Driver",), f'Missing task driver: add driver = "exec" (or raw_exec, docker)'
                                  f" to task \"{task.name}\""))

@@ -24,7 +24,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
-__all__ = ["APIStruct", "StructDecodeError", "api_field", "api_name", "internal_field"]
+__all__ = ["APIStruct", "StructDecodeError", "api_field", "api_name", "internal_field",
+           "INT64_MIN", "INT64_MAX"]
 
 T = TypeVar("T", bound="APIStruct")
 
@@ -78,6 +79,8 @@ class _Field(typing.NamedTuple):
 
 
 _NONE_TYPE = type(None)
+#: Nomad's integers are Go's int/int64; JSON numbers outside them do not decode.
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 _UNION_TYPES: tuple[Any, ...] = (Union,)
 if sys.version_info >= (3, 10):
     _UNION_TYPES += (types.UnionType,)
@@ -220,10 +223,13 @@ def _from_api_value(hint: Any, value: Any, path: tuple[Any, ...], problems: list
         if isinstance(value, bool):
             return value
     elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if INT64_MIN <= value <= INT64_MAX:
+                return value
+            problems.append((path, f"number {value} overflows a 64-bit integer (Nomad's int)"))
+            return None
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

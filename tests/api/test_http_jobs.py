@@ -149,9 +149,11 @@ def test_bad_register_bodies_get_400_with_a_message(cluster) -> None:
     cases = [
         (dict(data="{not json"), "Failed to decode request body"),
         (dict(data=""), "Request body is empty"),
-        (dict(json=[1, 2]), "must be a JSON object"),
+        (dict(json=[1, 2]), "json: cannot unmarshal array into Go value of type "
+                            "api.JobRegisterRequest"),
         (dict(json={"NotJob": {}}), "Job must be specified"),
-        (dict(json={"Job": "text"}), "must be a JSON object"),
+        (dict(json={"Job": "text"}), "json: cannot unmarshal string into Go struct field "
+                                     "JobRegisterRequest.Job of type api.Job"),
         (dict(json={"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": -3}]}}),
          "error"),
     ]
