@@ -21,6 +21,7 @@ from jupyter_client.manager import KernelManager
 import nomadlab as nl
 from nomadlab.notebook import launch, session
 
+from kernels import execute as _execute
 from task_procs import task_processes
 
 SLEEP_JOB = '''job "sleepy" {
@@ -109,10 +110,7 @@ def test_use_replaces_and_shuts_down_an_agent_started_here(ip) -> None:
     started.wait("sleepy", timeout=10)
     assert len(task_processes(f"sleep {marker}")) == 2
     mine = nl.dev(clients=0)
-    session.use(mine)
-    deadline = time.monotonic() + 10
-    while task_processes(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    session.use(mine)  # returns once the old agent has stopped its tasks
     assert not task_processes(f"sleep {marker}")
     assert session.agent() is mine
 
@@ -137,30 +135,6 @@ def _lab_kernel(tmp_path: Path) -> KernelManager:
     return km
 
 
-def _execute(km: KernelManager, code: str, timeout: float = 60,
-             displayed: list[dict] | None = None) -> tuple[str, str]:
-    """Run ``code`` in the kernel; (stdout, stderr) of the cell; rich outputs (widgets)
-    are appended to ``displayed``."""
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=30)
-    out: list[str] = []
-    err: list[str] = []
-
-    def hook(msg: dict) -> None:
-        if msg["msg_type"] == "stream":
-            (out if msg["content"]["name"] == "stdout" else err).append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            err.append("\n".join(msg["content"]["traceback"]))
-        elif msg["msg_type"] == "display_data" and displayed is not None:
-            displayed.append(msg["content"]["data"])
-    try:
-        client.execute_interactive(code, output_hook=hook, timeout=timeout)
-    finally:
-        client.stop_channels()
-    return "".join(out), "".join(err)
-
-
 def test_a_closed_kernel_leaves_no_tasks(tmp_path) -> None:
     marker = "7782"
     km = _kernel(tmp_path)
@@ -172,10 +146,7 @@ def test_a_closed_kernel_leaves_no_tasks(tmp_path) -> None:
         assert 'finished with status "complete"' in out, err
         assert len(task_processes(f"sleep {marker}")) == 2
     finally:
-        km.shutdown_kernel(now=False)
-    deadline = time.monotonic() + 10
-    while task_processes(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.1)
+        km.shutdown_kernel(now=False)  # returns when the kernel process has exited
     assert not task_processes(f"sleep {marker}"), "the agent shut down with the kernel"
 
 
