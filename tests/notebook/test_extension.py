@@ -53,9 +53,7 @@ def ip() -> Iterator[InteractiveShell]:
 
 
 def test_load_ext_says_what_it_started_and_serves_http(ip, capsys) -> None:
-    began = time.perf_counter()
-    ip.run_line_magic("load_ext", "nomadlab")
-    took = time.perf_counter() - began
+    ip.run_line_magic("load_ext", "nomadlab")  # its speed: bench/notebook_speed.py
     out = capsys.readouterr().out
     c = session.agent()
     (node,) = c.nodes()
@@ -74,7 +72,6 @@ def test_load_ext_says_what_it_started_and_serves_http(ip, capsys) -> None:
     assert address == c.http_addr and f"HTTP API   {address}" in out
     with urllib.request.urlopen(f"{address}/v1/nodes", timeout=5) as response:
         assert [n["Name"] for n in json.load(response)] == [node.name]
-    assert took < 5, f"{took:.2f} s"  # the 2 s budget is measured by bench/notebook_speed.py
     ip.run_line_magic("unload_ext", "nomadlab")
     assert session.current() is None and "NOMAD_ADDR" not in os.environ
 
