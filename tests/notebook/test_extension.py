@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -235,8 +234,11 @@ def test_interrupting_a_waiting_cell_keeps_the_kernel(tmp_path) -> None:
         client = km.client()
         client.start_channels()
         client.wait_for_ready(timeout=30)
-        client.execute("%%nomad job run\n" + SLEEP_JOB % "7784")
-        time.sleep(1.0)
+        running = client.execute("%%nomad job run\n" + SLEEP_JOB % "7784")
+        while True:  # the cell has printed its first line: it is running, not queued
+            msg = client.get_iopub_msg(timeout=120)
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == running:
+                break
         km.interrupt_kernel()
         reply = client.get_shell_msg(timeout=30)
         client.stop_channels()
