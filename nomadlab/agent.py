@@ -173,12 +173,15 @@ class Agent:
     def _poke(self) -> None:
         self._wake.set()
 
-    def shutdown(self) -> None:
-        """Stop every client and every task and container they started, then the server."""
+    def shutdown(self, max_kill_timeout: Optional[float] = None) -> None:
+        """Stop every client and every task and container they started, then the server.
+
+        ``max_kill_timeout`` caps each task's kill_timeout (seconds): a Jupyter kernel being
+        shut down is killed 5 s after it is asked to exit, whatever its tasks' grace."""
         if getattr(self, "http", None) is not None:
             self.http.shutdown()
         for client in list(self.clients.values()):
-            client.stop(kill_tasks=True)
+            client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

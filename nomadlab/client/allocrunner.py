@@ -57,12 +57,14 @@ class AllocRunner:
     def start(self) -> None:
         self._thread.start()
 
-    def kill(self, reason: str = "alloc was stopped") -> None:
-        """Stop every task (each with its kill_signal and kill_timeout)."""
+    def kill(self, reason: str = "alloc was stopped",
+             max_kill_timeout: Optional[float] = None) -> None:
+        """Stop every task (each with its kill_signal and kill_timeout, capped at
+        ``max_kill_timeout`` seconds when given)."""
         self._kill_reason = reason
         self._killing.set()
         for runner in list(self.runners.values()):
-            runner.kill(reason)
+            runner.kill(reason, max_kill_timeout=max_kill_timeout)
 
     def join(self, timeout: Optional[float] = None) -> None:
         if self._thread.ident is not None:

@@ -202,10 +202,12 @@ class Client:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def stop(self, kill_tasks: bool = True, timeout: float = 30.0, detach: bool = False) -> None:
+    def stop(self, kill_tasks: bool = True, timeout: float = 30.0, detach: bool = False,
+             max_kill_timeout: Optional[float] = None) -> None:
         """Stop heartbeating (the server will mark the node down) and, by default, every task.
 
-        ``detach`` leaves the tasks running for a client that restarts and re-attaches.
+        ``detach`` leaves the tasks running for a client that restarts and re-attaches;
+        ``max_kill_timeout`` caps each task's kill_timeout (seconds).
         """
         self._stop.set()
         for thread in self._threads:  # no new allocations start once the watch has ended
@@ -222,7 +224,7 @@ class Client:
             return
         if kill_tasks:
             for runner in list(self.runners.values()):
-                runner.kill("client is shutting down")
+                runner.kill("client is shutting down", max_kill_timeout=max_kill_timeout)
             for runner in list(self.runners.values()):
                 runner.join(timeout)
         if kill_tasks and self._own_dir:

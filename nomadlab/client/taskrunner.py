@@ -51,6 +51,7 @@ class TaskRunner:
         self.done = threading.Event()
         self._kill = threading.Event()
         self._kill_reason = ""
+        self._max_kill_timeout: Optional[float] = None
         self._wake = threading.Event()   # kill, detach or the task's exit: look again
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"task-{task.name}", daemon=True)
@@ -65,11 +66,16 @@ class TaskRunner:
     def start(self) -> None:
         self._thread.start()
 
-    def kill(self, reason: str = "", event_type: str = "") -> None:
-        """Stop the task (kill_signal, then SIGKILL after kill_timeout) and keep it stopped."""
+    def kill(self, reason: str = "", event_type: str = "",
+             max_kill_timeout: Optional[float] = None) -> None:
+        """Stop the task (kill_signal, then SIGKILL after kill_timeout) and keep it stopped.
+
+        ``max_kill_timeout`` (seconds) caps the task's kill_timeout, as Nomad's client option
+        of that name does: a kernel that is going away has seconds, not the task's grace."""
         if event_type and not self.done.is_set():
             self.emit(event(event_type, self._clock(), reason))
         self._kill_reason = reason
+        self._max_kill_timeout = max_kill_timeout
         self._kill.set()
         self._wake.set()
 
@@ -206,6 +212,8 @@ class TaskRunner:
                 return None
             if self._kill.is_set():
                 timeout = (self.task.kill_timeout or 5_000_000_000) / 1e9
+                if self._max_kill_timeout is not None:
+                    timeout = min(timeout, self._max_kill_timeout)
                 signal = self.task.kill_signal or "SIGINT"
                 self.emit(event("Killing", self._clock(),
                                 f"Sent interrupt. Waiting {format_duration(int(timeout * 1e9))} "

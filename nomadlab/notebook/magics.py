@@ -52,20 +52,29 @@ def _in_motion(alloc: Any) -> bool:
 
 
 def settle(a: Any, timeout: float = SETTLE_TIMEOUT) -> None:
-    """Until the clients have started (or stopped) what the plan told them to, for at most
-    ``timeout`` seconds.
+    """Until the clients have started (or stopped) what the plan told them to, giving up
+    only when no allocation has changed for ``timeout`` seconds.
 
     The CLI returns once the evaluation is complete; a notebook cell returns when its
     effect is there to see, so the next cell's ``%nomad status`` shows "running", not
-    "pending".  A step-mode agent moves only when asked, so it is not waited for.
+    "pending".  Clients that are making progress (a task event, a status) are waited for
+    however busy the machine is; a client that stopped answering is not waited for long.
+    A step-mode agent moves only when asked, so it is not waited for.
     """
     if getattr(a, "mode", None) != "auto":
         return
     state = a.state
+    seen = None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         index = state.index
-        if not any(_in_motion(x) for x in state.allocs()):
+        allocs = state.allocs()
+        if not any(_in_motion(x) for x in allocs):
+            return
+        progress = max((x.modify_index for x in allocs), default=0)
+        if progress != seen:  # a client moved: give it as long again
+            seen, deadline = progress, time.monotonic() + timeout
+        if time.monotonic() >= deadline:
             return
         state.wait_for_index(index, timeout=max(deadline - time.monotonic(), 0))
 

@@ -1,8 +1,11 @@
 """The kernel's one agent: started by ``%load_ext nomadlab`` (or ``agent()``), reused by
-every magic and dashboard, replaced by ``%nomad agent -dev ...`` and shut down at exit.
+every magic and dashboard, replaced by ``%nomad agent -dev ...`` or ``use(nl.dev(...))``
+and shut down at exit.
 
 One agent per kernel is what ``nomad agent -dev`` gives on a laptop: every cell talks to
 the same cluster, so a job run in one cell is the job ``%nomad status`` shows in the next.
+Replacing it shuts the old one down (re-running a lab's first cell leaves one cluster, not
+two), and so does the kernel's shutdown, restart or SIGTERM (see :mod:`.kernel_exit`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+
+from . import kernel_exit
 
 __all__ = ["agent", "use", "start", "current", "describe", "shutdown", "on_change",
            "AgentShape", "DEFAULT_HTTP_PORT", "IDLE"]
@@ -39,7 +44,6 @@ class AgentShape:
 @dataclass
 class _Session:
     agent: Any = None
-    owned: bool = False           # started here (so restarting it is ours to do)
     started_in: float = 0.0       # seconds from asking to a ready agent
     listeners: list[Callable[[Any], None]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -64,30 +68,35 @@ def agent() -> Any:
 
 def use(existing: Any) -> Any:
     """Attach an agent made elsewhere (``nl.dev(mode="step", ...)``) so the magics and the
-    dashboard talk to it; an agent this module started before is shut down first."""
+    dashboard talk to it.
+
+    The agent it replaces is shut down first when it runs in this kernel, whoever made it:
+    a lab's first cell (``c = nl.dev(...)``; ``use(c)``) run twice must leave one cluster
+    running, not two.  A cluster read over HTTP (``nl.connect``) is not ours to stop.
+    """
     with _session.lock:
         if existing is not _session.agent:
-            _retire(shut_down=_session.owned)
-            _install(existing, owned=False, started_in=0.0)
+            _retire()
+            _install(existing, started_in=0.0)
         return existing
 
 
 def start(shape: AgentShape) -> Any:
     """Start an agent of ``shape`` as the kernel's agent.
 
-    One this module started before is shut down first, so its HTTP port (4646) is free
-    for the new one and no task of the old cluster keeps running.
+    The kernel's agent is shut down first, so its HTTP port (4646) is free for the new one
+    and no task of the old cluster keeps running.
     """
     import nomadlab as nl
     with _session.lock:
-        _retire(shut_down=_session.owned)
+        _retire()
         begin = time.perf_counter()
         new = _dev(nl, shape)
         if shape.nodes:
             from .progress import track  # a thousand nodes take seconds: show it
             for i in track(range(shape.nodes), description="simulated nodes"):
                 new.add_node(name=f"sim-{i + 1}")
-        _install(new, owned=True, started_in=time.perf_counter() - begin)
+        _install(new, started_in=time.perf_counter() - begin)
         return new
 
 
@@ -122,25 +131,26 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _retire(shut_down: bool) -> None:
-    """Let go of the current agent (shutting it down if asked) and of its NOMAD_ADDR."""
+def _retire(max_kill_timeout: Optional[float] = None) -> None:
+    """Shut the current agent down and let go of it and of its NOMAD_ADDR."""
     old = _session.agent
     if old is None:
         return
-    if shut_down:
-        _shutdown(old)
+    _shutdown(old, max_kill_timeout)
     if os.environ.get("NOMAD_ADDR") and os.environ["NOMAD_ADDR"] == http_address(old):
         del os.environ["NOMAD_ADDR"]
-    _session.agent, _session.owned, _session.started_in = None, False, 0.0
+    _session.agent, _session.started_in = None, 0.0
 
 
-def _install(new: Any, *, owned: bool, started_in: float) -> None:
+def _install(new: Any, *, started_in: float) -> None:
     """Make ``new`` the kernel's agent; ``NOMAD_ADDR`` points at its HTTP API so
     ``!nomadlab status`` in a cell finds it."""
-    _session.agent, _session.owned, _session.started_in = new, owned, started_in
+    _session.agent, _session.started_in = new, started_in
     address = http_address(new) if new is not None else None
     if address:
         os.environ["NOMAD_ADDR"] = address
+    if new is not None:
+        kernel_exit.install(_stop_at_exit)
     for listener in list(_session.listeners):
         listener(new)
 
@@ -157,26 +167,38 @@ def on_change(listener: Callable[[Any], None]) -> Callable[[], None]:
     return remove
 
 
-def _shutdown(a: Any) -> None:
+def _shutdown(a: Any, max_kill_timeout: Optional[float] = None) -> None:
     """Shut an in-process agent down once; a cluster read over HTTP (no ``shutdown``) is
     not ours to stop."""
     stop = getattr(a, "shutdown", None)
     if stop is None or a in _session.shut_down:
         return
     _session.shut_down.add(a)
-    stop()
+    if max_kill_timeout is None:
+        stop()
+    else:
+        stop(max_kill_timeout=max_kill_timeout)
 
 
-def shutdown() -> None:
-    """Shut the kernel's agent down (every task and container it started) and forget it;
-    runs at interpreter exit too, so a closed kernel leaves no processes behind."""
+def shutdown(max_kill_timeout: Optional[float] = None) -> None:
+    """Shut the kernel's agent down (every task and container it started) and forget it.
+
+    ``max_kill_timeout`` caps each task's kill_timeout (seconds); the kernel's exit uses
+    :data:`kernel_exit.EXIT_KILL_TIMEOUT` so it is done before Jupyter kills the kernel.
+    """
     with _session.lock:
         if _session.agent is not None:
-            _retire(shut_down=True)
-            _install(None, owned=False, started_in=0.0)
+            _retire(max_kill_timeout)
+            _install(None, started_in=0.0)
 
 
-atexit.register(shutdown)
+def _stop_at_exit() -> None:
+    """The kernel is exiting (shutdown, restart, SIGTERM): stop the agent in time."""
+    kernel_exit.stopping()
+    shutdown(max_kill_timeout=kernel_exit.EXIT_KILL_TIMEOUT)
+
+
+atexit.register(_stop_at_exit)
 
 
 # -- what was started, in words -------------------------------------------------------

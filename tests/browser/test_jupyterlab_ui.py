@@ -99,6 +99,22 @@ def _wait_idle(page: object, timeout_s: float) -> None:
         }""", timeout=timeout_s * 1000)
 
 
+def _wait_kernel_idle(page: object, timeout_s: float) -> None:
+    """Until the status bar says the notebook's kernel is connected and idle."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """() => [...document.querySelectorAll('.jp-StatusBar-Item')]
+                     .some(item => /\\|\\s*Idle/.test(item.textContent))""",
+        timeout=timeout_s * 1000)
+
+
+def _wait_started(page: object, timeout_s: float) -> None:
+    """Until the first code cell is queued, running or done (``[*]`` or ``[1]``)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """() => [...document.querySelectorAll('.jp-InputPrompt')]
+                     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
+        timeout=timeout_s * 1000)
+
+
 def test_lab02_dashboard_runs_a_job_in_jupyterlab(lab: Lab) -> None:
     _require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}")
     try:
@@ -115,10 +131,7 @@ def test_lab02_dashboard_runs_a_job_in_jupyterlab(lab: Lab) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{lab.url}/lab/tree/{LAB}?token={lab.token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function(
-                "() => document.querySelector('.jp-Notebook-ExecutionIndicator, "
-                ".jp-KernelStatus') !== null", timeout=60_000)
-            time.sleep(2)  # the kernel connects
+            _wait_kernel_idle(page, 180)  # connected and ready, however long that takes
             no_news = page.get_by_role("button", name="No", exact=True)
             if no_news.count():  # JupyterLab asks once whether to fetch its news
                 no_news.first.click()
@@ -128,7 +141,7 @@ def test_lab02_dashboard_runs_a_job_in_jupyterlab(lab: Lab) -> None:
             page.locator(".jp-Notebook .jp-Cell").last.click()
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").click()
-            time.sleep(1)
+            _wait_started(page, 60)
             _wait_idle(page, 180)
             errors = page.locator(".jp-OutputArea-output[data-mime-type="
                                   "'application/vnd.jupyter.error']")

@@ -94,6 +94,15 @@ def _sh(script: str) -> dict:
     return {"command": "sh", "args": ["-c", script]}
 
 
+def _wait_for_output(handle: TaskHandle, text: str, timeout: float = 60.0) -> None:
+    """Until the task has written ``text`` to stdout (the timeout only bounds a failure)."""
+    stdout = Path(handle.config.stdout_path)  # created by the log copy, once it starts
+    deadline = time.monotonic() + timeout
+    while not (stdout.exists() and text in stdout.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"task never printed {text!r}"
+        time.sleep(0.05)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -182,27 +191,25 @@ def test_memory_limit_kills_a_hog(driver: DockerDriver, make_task) -> None:
 
 def test_stop_kills_a_task_that_ignores_the_signal(driver: DockerDriver, make_task) -> None:
     handle = driver.start(make_task(_sh('trap "" INT TERM; echo ready; sleep 30 & wait')))
-    time.sleep(0.3)
+    _wait_for_output(handle, "ready")  # the trap is set
     started = time.monotonic()
     driver.stop(handle, "SIGINT", timeout=1)
     elapsed = time.monotonic() - started
     result = driver.wait(handle, timeout=10)
-    assert 0.9 <= elapsed < 8, elapsed
+    assert elapsed >= 0.9, "the kill waited for the timeout"
     assert result is not None and result.exit_code == 137
     driver.stop(handle, "SIGINT", timeout=1)  # already stopped: tolerated
     driver.destroy(handle)
 
 
 def test_stop_with_sigterm_lets_the_task_exit(driver: DockerDriver, make_task) -> None:
-    handle = driver.start(make_task(_sh('trap "echo bye; exit 0" TERM; '
+    handle = driver.start(make_task(_sh('trap "echo bye; exit 0" TERM; echo ready; '
                                         'while :; do sleep 0.1; done')))
-    time.sleep(0.3)
-    started = time.monotonic()
-    driver.stop(handle, "SIGTERM", timeout=5)
-    assert time.monotonic() - started < 4
+    _wait_for_output(handle, "ready")  # the trap is set
+    driver.stop(handle, "SIGTERM", timeout=30)
     result = driver.wait(handle, timeout=10)
-    assert result is not None and result.exit_code == 0
-    assert Path(handle.config.stdout_path).read_text() == "bye\n"
+    assert result is not None and result.exit_code == 0, "it exited on SIGTERM, not SIGKILL"
+    assert Path(handle.config.stdout_path).read_text() == "ready\nbye\n"
     driver.destroy(handle)
 
 

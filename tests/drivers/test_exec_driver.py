@@ -77,10 +77,8 @@ def test_missing_command_is_a_driver_error(run):
 
 def test_stop_with_sigterm_returns_quickly(run):
     handle = run("sleep", ["30"])
-    began = time.monotonic()
-    run.driver.stop(handle, "SIGTERM", timeout=5)
-    assert time.monotonic() - began < 2
-    result = run.driver.wait(handle, timeout=1)
+    run.driver.stop(handle, "SIGTERM", timeout=30)
+    result = run.driver.wait(handle, timeout=0)  # ended by SIGTERM, not the kill at 30 s
     assert result.signal == 15 and result.exit_code == 128 + 15
 
 
@@ -89,9 +87,8 @@ def test_process_ignoring_sigterm_is_killed_after_timeout(run):
     _wait_for_output(handle, "ready")
     began = time.monotonic()
     run.driver.stop(handle, "TERM", timeout=0.5)
-    elapsed = time.monotonic() - began
-    assert 0.4 < elapsed < 3
-    assert run.driver.wait(handle, timeout=1).signal == 9
+    assert time.monotonic() - began >= 0.5, "the kill waited for the timeout"
+    assert run.driver.wait(handle, timeout=0).signal == 9
 
 
 def test_children_are_stopped_with_the_task(run, tmp_path):
@@ -174,8 +171,11 @@ def test_stats_report_rss_and_cpu(run):
     assert first.memory_rss_bytes > 0
     busy = run("/bin/sh", ["-c", "while :; do :; done"], name="busy")
     run.driver.stats(busy)
-    time.sleep(0.3)
-    assert run.driver.stats(busy).cpu_percent > 20
+    deadline = time.monotonic() + 60  # a bound for a failure, not a measure: any share will do
+    while (busy_cpu := run.driver.stats(busy).cpu_percent) == 0:
+        assert time.monotonic() < deadline, "a busy loop never showed CPU use"
+        time.sleep(0.05)
+    assert run.driver.stats(handle).cpu_percent < busy_cpu, "sleep uses less than a busy loop"
 
 
 def test_recover_from_another_driver_instance(run):

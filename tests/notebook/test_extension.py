@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +20,7 @@ from jupyter_client.manager import KernelManager
 import nomadlab as nl
 from nomadlab.notebook import launch, session
 
+from kernels import execute as _execute
 from task_procs import task_processes
 
 SLEEP_JOB = '''job "sleepy" {
@@ -52,9 +52,7 @@ def ip() -> Iterator[InteractiveShell]:
 
 
 def test_load_ext_says_what_it_started_and_serves_http(ip, capsys) -> None:
-    began = time.perf_counter()
-    ip.run_line_magic("load_ext", "nomadlab")
-    took = time.perf_counter() - began
+    ip.run_line_magic("load_ext", "nomadlab")  # its speed: bench/notebook_speed.py
     out = capsys.readouterr().out
     c = session.agent()
     (node,) = c.nodes()
@@ -73,7 +71,6 @@ def test_load_ext_says_what_it_started_and_serves_http(ip, capsys) -> None:
     assert address == c.http_addr and f"HTTP API   {address}" in out
     with urllib.request.urlopen(f"{address}/v1/nodes", timeout=5) as response:
         assert [n["Name"] for n in json.load(response)] == [node.name]
-    assert took < 5, f"{took:.2f} s"  # the 2 s budget is measured by bench/notebook_speed.py
     ip.run_line_magic("unload_ext", "nomadlab")
     assert session.current() is None and "NOMAD_ADDR" not in os.environ
 
@@ -109,10 +106,7 @@ def test_use_replaces_and_shuts_down_an_agent_started_here(ip) -> None:
     started.wait("sleepy", timeout=10)
     assert len(task_processes(f"sleep {marker}")) == 2
     mine = nl.dev(clients=0)
-    session.use(mine)
-    deadline = time.monotonic() + 10
-    while task_processes(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    session.use(mine)  # returns once the old agent has stopped its tasks
     assert not task_processes(f"sleep {marker}")
     assert session.agent() is mine
 
@@ -137,30 +131,6 @@ def _lab_kernel(tmp_path: Path) -> KernelManager:
     return km
 
 
-def _execute(km: KernelManager, code: str, timeout: float = 60,
-             displayed: list[dict] | None = None) -> tuple[str, str]:
-    """Run ``code`` in the kernel; (stdout, stderr) of the cell; rich outputs (widgets)
-    are appended to ``displayed``."""
-    client = km.client()
-    client.start_channels()
-    client.wait_for_ready(timeout=30)
-    out: list[str] = []
-    err: list[str] = []
-
-    def hook(msg: dict) -> None:
-        if msg["msg_type"] == "stream":
-            (out if msg["content"]["name"] == "stdout" else err).append(msg["content"]["text"])
-        elif msg["msg_type"] == "error":
-            err.append("\n".join(msg["content"]["traceback"]))
-        elif msg["msg_type"] == "display_data" and displayed is not None:
-            displayed.append(msg["content"]["data"])
-    try:
-        client.execute_interactive(code, output_hook=hook, timeout=timeout)
-    finally:
-        client.stop_channels()
-    return "".join(out), "".join(err)
-
-
 def test_a_closed_kernel_leaves_no_tasks(tmp_path) -> None:
     marker = "7782"
     km = _kernel(tmp_path)
@@ -172,10 +142,7 @@ def test_a_closed_kernel_leaves_no_tasks(tmp_path) -> None:
         assert 'finished with status "complete"' in out, err
         assert len(task_processes(f"sleep {marker}")) == 2
     finally:
-        km.shutdown_kernel(now=False)
-    deadline = time.monotonic() + 10
-    while task_processes(f"sleep {marker}") and time.monotonic() < deadline:
-        time.sleep(0.1)
+        km.shutdown_kernel(now=False)  # returns when the kernel process has exited
     assert not task_processes(f"sleep {marker}"), "the agent shut down with the kernel"
 
 
@@ -267,8 +234,11 @@ def test_interrupting_a_waiting_cell_keeps_the_kernel(tmp_path) -> None:
         client = km.client()
         client.start_channels()
         client.wait_for_ready(timeout=30)
-        client.execute("%%nomad job run\n" + SLEEP_JOB % "7784")
-        time.sleep(1.0)
+        running = client.execute("%%nomad job run\n" + SLEEP_JOB % "7784")
+        while True:  # the cell has printed its first line: it is running, not queued
+            msg = client.get_iopub_msg(timeout=120)
+            if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == running:
+                break
         km.interrupt_kernel()
         reply = client.get_shell_msg(timeout=30)
         client.stop_channels()

@@ -56,13 +56,10 @@ def cell(shell: InteractiveShell, line: str, body: str | None = None) -> None:
 
 
 def test_job_run_returns_with_allocations_running(ip, capsys) -> None:
-    began = time.perf_counter()
-    cell(ip, "job run", JOB)
-    took = time.perf_counter() - began
+    cell(ip, "job run", JOB)  # its speed (1 s budget): bench/notebook_speed.py
     out = capsys.readouterr().out
     allocs = session.agent().allocs("web")
     assert [a.client_status for a in allocs] == ["running"] * 3, "running when the cell returns"
-    assert took < 3, f"{took:.2f} s"  # the budget (1 s) is measured by bench/notebook_speed.py
     assert 'Monitoring evaluation "' in out and 'finished with status "complete"' in out
     for a in allocs:
         assert f'Allocation "{a.id[:8]}" created' in out
@@ -88,7 +85,7 @@ def test_line_magics_mirror_the_cli(ip, capsys) -> None:
     assert alloc.name in capsys.readouterr().out
     cell(ip, "node status")
     assert node.name in capsys.readouterr().out
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # bounds a failure: the line is waited for
     while time.monotonic() < deadline:
         cell(ip, f"alloc logs {alloc.id[:6]} t")
         out = capsys.readouterr().out
@@ -180,9 +177,6 @@ def test_agent_restart_shuts_the_old_one_down(ip, capsys) -> None:
     new = session.agent()
     assert new is not old and len(new.nodes()) == 2
     assert "client-2" in capsys.readouterr().out
-    deadline = time.monotonic() + 10
-    while task_processes("sleep 7771") and time.monotonic() < deadline:
-        time.sleep(0.1)
     assert not task_processes("sleep 7771"), "the old agent's tasks are gone"
 
 

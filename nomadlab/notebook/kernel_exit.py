@@ -1,0 +1,66 @@
+"""What a Jupyter kernel does on its way out: stop the kernel's agent, in time.
+
+Jupyter shuts a kernel down (and restarts one) by sending ``shutdown_request``; the kernel
+process then exits and runs its ``atexit`` handlers.  The kernel manager does not wait for
+long: SIGTERM after half of its ``shutdown_wait_time`` (5 s by default), SIGKILL at the
+end.  A SIGKILLed kernel leaves every task and container its agent started behind, so:
+
+* at exit each task gets at most :data:`EXIT_KILL_TIMEOUT` seconds of its kill_timeout
+  (all tasks are stopped at once, so the whole agent stops in about that time);
+* SIGTERM (the manager's second step, or ``kill <pid>``) stops the agent too, then ends
+  the process as SIGTERM would; one arriving while the agent is stopping waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any, Callable
+
+__all__ = ["EXIT_KILL_TIMEOUT", "install", "stopping"]
+
+#: Seconds each task gets to stop when its kernel exits: well inside the 2.5 s before the
+#: kernel manager's SIGTERM, so the SIGKILL at 5 s never finds the agent still stopping.
+EXIT_KILL_TIMEOUT = 1.0
+
+_installed = False
+_stopping = threading.Event()
+
+
+def install(stop_agent: Callable[[], None]) -> None:
+    """Call ``stop_agent`` when the kernel process ends (once, however it ends).
+
+    The SIGTERM handler is installed only in a Jupyter kernel's main thread: a plain Python
+    process or a test runner keeps its own handling of SIGTERM.
+    """
+    global _installed
+    if _installed or not _in_kernel() or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if _stopping.is_set():  # atexit is stopping the agent: let it finish
+            return
+        _stopping.set()
+        stop_agent()
+        signal.signal(signal.SIGTERM, previous if callable(previous) else signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _installed = True
+
+
+def stopping() -> None:
+    """Mark that the agent is being stopped at exit (a SIGTERM then waits for it)."""
+    _stopping.set()
+
+
+def _in_kernel() -> bool:
+    """True in an IPython kernel (ipykernel's shell has a ``kernel``), not in a terminal."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None

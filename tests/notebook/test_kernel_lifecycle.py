@@ -1,0 +1,129 @@
+"""A kernel's agent ends with the kernel: shutdown, restart, SIGTERM and a re-run first cell
+leave no task process and no container behind, with Docker and exec tasks running.
+
+Real kernels (jupyter_client's KernelManager with its default 5 s before SIGKILL), a real
+Docker engine with the lab image (required when CI=true, skipped with the reason
+otherwise).  Each check waits for an event (the kernel process has exited, a cell has
+returned), never for a while.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+from kernels import execute
+from task_procs import IMAGE, require_docker, task_containers, task_processes
+
+#: One exec task and one Docker task, both ``sleep <marker>``.  The container's sleep is
+#: PID 1 and ignores SIGINT and SIGTERM, so only the kill after kill_timeout (5 s by
+#: default, as long as Jupyter waits in all) stops it: the kernel's exit must cap it.
+JOB = '''job "%(job)s" {
+  group "procs" {
+    task "sleep" {
+      driver = "exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["%(marker)s"]
+      }
+      resources {
+        cpu    = 100
+        memory = 32
+      }
+    }
+  }
+  group "box" {
+    task "sleep" {
+      driver = "docker"
+      config {
+        image   = "''' + IMAGE + '''"
+        command = "/bin/sleep"
+        args    = ["%(marker)s"]
+      }
+      resources {
+        cpu    = 100
+        memory = 32
+      }
+    }
+  }
+}
+'''
+
+#: A lab's first cell: an agent made in the notebook, attached for the magics.
+FIRST_CELL = """import nomadlab as nl
+import nomadlab.notebook
+c = nl.dev(clients=1, seed=9)
+nomadlab.notebook.use(c)
+%load_ext nomadlab"""
+
+
+@pytest.fixture
+def km(tmp_path: Path) -> Iterator[KernelManager]:
+    require_docker()
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(tmp_path))
+    yield manager
+    if manager.has_kernel:
+        manager.shutdown_kernel(now=True)
+
+
+def _run_job(km: KernelManager, marker: str) -> tuple[list[int], list[str]]:
+    """Run the job in a cell; the task processes and containers it started."""
+    job = f"lifecycle-{marker}"
+    out, err = execute(km, "%%nomad job run\n" + JOB % {"job": job, "marker": marker})
+    assert 'finished with status "complete"' in out, (out, err)
+    out, err = execute(km, f"print([a.client_status for a in nomadlab.notebook.agent()"
+                           f".allocs({job!r})])")
+    assert out.strip() == "['running', 'running']", (out, err)
+    processes, containers = task_processes(f"sleep {marker}"), task_containers(job)
+    assert len(processes) == 2, "the exec task's sleep and the container's"
+    assert len(containers) == 1
+    return processes, containers
+
+
+def _nothing_left(marker: str) -> None:
+    assert task_processes(f"sleep {marker}") == [], "no task process outlives its kernel"
+    assert task_containers(f"lifecycle-{marker}") == [], "no container outlives its kernel"
+
+
+def test_kernel_shutdown_stops_every_task_and_container(km) -> None:
+    execute(km, "import nomadlab.notebook\n%load_ext nomadlab")
+    _run_job(km, "7791")
+    km.shutdown_kernel(now=False)  # shutdown_request, then SIGTERM and SIGKILL if slow
+    _nothing_left("7791")
+
+
+def test_kernel_restart_stops_every_task_and_container(km) -> None:
+    execute(km, "import nomadlab.notebook\n%load_ext nomadlab")
+    _run_job(km, "7792")
+    km.restart_kernel(now=False)
+    _nothing_left("7792")
+    out, err = execute(km, "import nomadlab.notebook\n%load_ext nomadlab")
+    assert "nomadlab dev agent ready" in out, ("the restarted kernel starts afresh", err)
+
+
+def test_a_sigtermed_kernel_stops_every_task_and_container(km) -> None:
+    execute(km, "import nomadlab.notebook\n%load_ext nomadlab")
+    _run_job(km, "7793")
+    km.signal_kernel(signal.SIGTERM)
+    assert km.provisioner is not None
+    km.provisioner.process.wait(timeout=60)
+    _nothing_left("7793")
+
+
+def test_rerunning_the_first_cell_replaces_the_agent_and_its_tasks(km) -> None:
+    out, err = execute(km, FIRST_CELL)
+    assert "nomadlab dev agent ready" in out, err
+    old_processes, old_containers = _run_job(km, "7794")
+    out, err = execute(km, FIRST_CELL)
+    assert "already" in out, (out, err)
+    assert not set(task_processes("sleep 7794")) & set(old_processes), "the old agent's tasks"
+    assert task_containers("lifecycle-7794") == [], "and its containers are gone"
+    new_processes, new_containers = _run_job(km, "7794")
+    assert not set(new_containers) & set(old_containers)
+    km.shutdown_kernel(now=False)
+    _nothing_left("7794")
