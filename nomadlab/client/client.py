@@ -113,7 +113,7 @@ class Client:
         A restoring client first stops what its predecessor left running that will not
         be re-attached (see :mod:`nomadlab.client.restore`).
         """
-        if not self._own_dir:
+        if not self._own_dir and not self._restore:
             save_identity(self.data_dir, self.node_id, self.secret_id)
         if self._restore:
             reap_orphans(self.data_dir, self.node_id,
