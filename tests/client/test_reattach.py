@@ -1,11 +1,14 @@
 """A real agent killed with SIGKILL and started again on its data dir: its client comes back
 as the same node, re-attaches to the exec tasks and Docker containers it left running (same
-pid, same container), and stops what the state no longer wants running."""
+pid, same container), and stops what the state no longer wants running; simulated nodes
+come back with their tasks."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 from nomadlab.drivers.process import pid_alive
 from nomadlab.jobspec import parse_job
 from nomadlab.server.server import Server
+from nomadlab.server.state import StateStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent_process import AgentProcess, api, free_port  # noqa: E402
@@ -203,3 +207,69 @@ def test_docker_containers_are_reattached_or_stopped_after_kill_9(
     wait_for("the purged job's container stopped", lambda: removed(containers["gone"]))
     assert api(port, "DELETE", "/v1/job/box")[0] == 200
     wait_for("box's container stopped", lambda: removed(containers["box"]), timeout=30)
+
+
+BUILD_SIMULATED = """
+import sys, nomadlab as nl
+c = nl.dev(clients=0, data_dir=sys.argv[1], seed=4)
+c.add_node("sim-a", cpu=4000, memory=4096, meta={"rack": "r1"})
+c.add_node("sim-b", cpu=4000, memory=4096, drivers=("docker",))
+c.submit('''job "sim" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "docker"
+      config { image = "any" }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}''')
+c.wait("sim", "running", timeout=60)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_simulated_nodes_and_their_tasks_come_back_after_kill_9(
+        tmp_path: Path, cleanup: list[AgentProcess]) -> None:
+    data = tmp_path / "data"
+    builder = subprocess.Popen([sys.executable, "-c", BUILD_SIMULATED, str(data)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert builder.stdout is not None
+    assert builder.stdout.readline().startswith("ready")
+    builder.send_signal(signal.SIGKILL)
+    builder.wait(30)
+    before = StateStore()
+    before.open_log(str(data / "server"))
+    nodes = {n.id: n for n in before.nodes()}
+    allocs = {a.id: a for a in before.allocs()}
+    before.close_log()
+
+    port = free_port()
+    agent = AgentProcess(data, port, clients=0)
+    cleanup.append(agent)
+    agent.wait_started()
+    listed = api(port, "GET", "/v1/nodes")[1]
+    assert {n["ID"]: n["Name"] for n in listed} == {i: n.name for i, n in nodes.items()}
+    assert all(n["Status"] == "ready" for n in listed)
+    sim_a = next(i for i, n in nodes.items() if n.name == "sim-a")
+    node = api(port, "GET", f"/v1/node/{sim_a}")[1]
+    assert node["Meta"]["rack"] == "r1" and node["Attributes"]["nomadlab.simulated"] == "true"
+
+    def reattached() -> bool:
+        found = api(port, "GET", "/v1/job/sim/allocations")[1]
+        return {a["ID"] for a in found} == set(allocs) and all(
+            a["ClientStatus"] == "running" for a in found)
+
+    wait_for("the simulated allocations running", reattached)
+    # the restored client re-attached: the task is neither failed to restore nor restarted
+    for alloc_id in allocs:
+        events = [e["Type"] for e in alloc_status(port, alloc_id)["TaskStates"]["t"]["Events"]]
+        assert "Failed Restoring Task" not in events and events.count("Started") == 1
+    assert api(port, "DELETE", "/v1/job/sim")[0] == 200
+    wait_for("the simulated allocations complete", lambda: all(
+        alloc_status(port, i)["ClientStatus"] == "complete" for i in allocs))
