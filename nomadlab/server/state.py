@@ -430,6 +430,9 @@ class StateStore(_Reads):
     def _tables(self) -> _Tables:
         return self._current
 
+    def __repr__(self) -> str:
+        return f"<StateStore index={self._current.index}>"
+
     # ---- persistence ----------------------------------------------------------------
 
     def open_log(self, directory: str, compact_records: int = 10_000,
