@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
@@ -73,6 +74,8 @@ class Agent:
         #: containers or cgroups; kept in the data dir, so a restart finds its own again.
         self.agent_id = load_agent_id(data_dir)
         self.server = Server(seed=seed)
+        if data_dir:
+            self.server.restore(os.path.join(data_dir, "server"))
         self.clients: dict[str, Client] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -80,8 +83,10 @@ class Agent:
         share = max(clients, 1)
         self._client_cpu = client_cpu or max(host_cpu_mhz() // share, 500)
         self._client_memory = client_memory or max(host_memory_mb() // share, 512)
+        restored = self._restore_clients() if data_dir else set()
         for i in range(clients):
-            self.add_client(name=f"client-{i + 1}")
+            if f"client-{i + 1}" not in restored:
+                self.add_client(name=f"client-{i + 1}")
         if mode == "auto":
             self._thread = threading.Thread(target=self._run, name="nomadlab-worker", daemon=True)
             self._thread.start()
@@ -186,6 +191,7 @@ class Agent:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.server.state.close_log()
 
     def __enter__(self) -> "Agent":
         return self
@@ -240,8 +246,36 @@ class Agent:
         return node
 
     def _client_dir(self, name: str) -> Optional[str]:
-        import os
-        return os.path.join(self.data_dir, name) if self.data_dir else None
+        """``<data_dir>/client/<name>`` (the server's state is in ``<data_dir>/server``)."""
+        return os.path.join(self.data_dir, "client", name) if self.data_dir else None
+
+    def _restore_clients(self) -> set[str]:
+        """Start again the nodes an earlier agent on this data dir ran; returns their names.
+
+        Simulated nodes come back from the state alone (their shape is the node the
+        server knows); a real client comes back when its directory holds the identity of
+        that node.  Each re-attaches to its tasks (``nomadlab.client.restore``).
+        """
+        from .client.restore import load_identity
+        names = set()
+        for node in self.state.nodes():
+            res = node.node_resources
+            shape: dict[str, Any] = dict(
+                datacenter=node.datacenter, node_class=node.node_class,
+                node_pool=node.node_pool, meta=dict(node.meta),
+                cpu=res.cpu.cpu_shares if res else None,
+                memory=res.memory.memory_mb if res else None,
+                disk=res.disk.disk_mb if res else 20_000)
+            if node.attributes.get("nomadlab.simulated") == "true":
+                self.add_node(node.name, attributes=dict(node.attributes),
+                              drivers=list(node.drivers), simulated=True, **shape)
+            else:
+                saved = load_identity(self._client_dir(node.name) or "")
+                if saved is None or saved["node_id"] != node.id:
+                    continue
+                self.add_client(node.name, **shape)
+            names.add(node.name)
+        return names
 
     def _start_client(self, config: ClientConfig, drivers: dict,
                       attributes: Optional[dict[str, str]] = None) -> Node:

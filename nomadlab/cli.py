@@ -59,7 +59,8 @@ def split_api_flags(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 def _agent_parser() -> Parser:
     p = Parser(prog="nomadlab agent")
     p.add_argument("-dev", dest="dev", action="store_true",
-                   help="Dev mode: a server and clients in this process, state in memory")
+                   help="Dev mode: a server and clients in this process, state in memory "
+                        "unless -data-dir")
     p.add_argument("-clients", dest="clients", type=int, default=1, help="How many client nodes")
     p.add_argument("-bind", dest="bind", default="127.0.0.1", help="Address the HTTP API binds")
     p.add_argument("-http-port", dest="http_port", type=int, default=4646, help="HTTP API port")
@@ -71,20 +72,26 @@ def _agent_parser() -> Parser:
     p.add_argument("-http-allowed-host", dest="allowed_hosts", action="append", default=[],
                    metavar="HOST", help="A Host name the HTTP API answers besides loopback "
                    "names; repeatable")
+    p.add_argument("-data-dir", dest="data_dir", default=None,
+                   help="Keep the state (fsynced on every write) and the clients' task handles "
+                        "here; an agent started again on it restores both")
     return p
 
 
-def _banner(agent: Any, clients: int) -> str:
+def _banner(agent: Any, clients: int, data_dir: Optional[str] = None) -> str:
     addr = agent.http_addr.removeprefix("http://")
     names = ", ".join(n.name for n in agent.nodes())
     rows = [("Advertise Addrs", f"HTTP: {addr}"), ("Bind Addrs", f"HTTP: [{addr}]"),
             ("Client", f"true ({clients} node{'s' if clients != 1 else ''}: {names})"),
             ("Region", "global (DC: dc1)"), ("Server", "true"),
             ("Version", f"nomadlab {__version__}")]
+    if data_dir:
+        rows.insert(2, ("Data Dir", data_dir))
+    where = f"in {data_dir}" if data_dir else "in memory"
     width = max(len(k) for k, _ in rows)
     config = "\n".join(f"{k.rjust(width + 7)}: {v}" for k, v in rows)
     return ("==> No configuration files loaded\n==> Starting Nomad agent (nomadlab dev mode: "
-            "server and clients in this process, state in memory)...\n"
+            f"server and clients in this process, state {where})...\n"
             f"==> Nomad agent configuration:\n\n{config}\n\n"
             "==> Nomad agent started! Log data will stream in below:\n")
 
@@ -104,7 +111,7 @@ def agent_dev(argv: list[str], out: Any = None) -> int:
     try:
         agent = dev(clients=opts.clients, http=f"{opts.bind}:{opts.http_port}",
                     raw_exec=opts.raw_exec, http_allowed_origins=opts.allowed_origins,
-                    http_allowed_hosts=opts.allowed_hosts)
+                    http_allowed_hosts=opts.allowed_hosts, data_dir=opts.data_dir)
     except (OSError, ValueError) as err:
         print(f"==> Error starting agent: {err}", file=sys.stderr)
         return 1
@@ -118,7 +125,7 @@ def agent_dev(argv: list[str], out: Any = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     unsubscribe = agent.state.subscribe(lambda events: _log(events, out))
     try:
-        out.write(_banner(agent, opts.clients))
+        out.write(_banner(agent, opts.clients, opts.data_dir))
         out.flush()
         while not stop.wait(0.5):
             pass

@@ -19,6 +19,7 @@ from ..structs import Allocation, Node, Task
 from .allocdir import AllocDir
 from .interpolate import interpolate
 from .restarts import RestartTracker, jitter_rng
+from .restore import load_handle
 from .taskenv import build_task_env
 from .taskrunner import TaskRunner, event
 
@@ -84,18 +85,7 @@ class AllocRunner:
             runner.detach()
 
     def _saved_handle(self, task: Task) -> Optional[TaskHandle]:
-        import json
-        try:
-            with open(self.dir.handle_path(task.name)) as f:
-                data = json.load(f)
-            config = TaskConfig(**{**data["config"],
-                                   "resources": Resources(**data["config"]["resources"]),
-                                   "ports": {k: tuple(v) for k, v in
-                                             data["config"].get("ports", {}).items()}})
-            return TaskHandle(driver=data["driver"], config=config, state=data["state"],
-                              started_at=data.get("started_at", 0))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        return load_handle(self.dir.handle_path(task.name))
 
     def _runner(self, task: Task) -> TaskRunner:
         job = self.alloc.job

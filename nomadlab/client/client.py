@@ -22,6 +22,7 @@ from ..structs import (Allocation, DriverInfo, NetworkResource, Node, NodeCpuRes
                        NodeDiskResources, NodeMemoryResources, NodeResources)
 from .allocrunner import AllocRunner
 from .fingerprint import host_attributes
+from .restore import load_identity, reap_orphans, reattachable, save_identity
 
 __all__ = ["Client", "ClientConfig", "HEARTBEAT_INTERVAL"]
 
@@ -65,12 +66,16 @@ class Client:
         self.seed = seed
         digest = hashlib.sha256(f"{seed}:{config.name}".encode()).digest()
         self.node_id = str(uuid.UUID(bytes=digest[:16], version=4))
+        self.secret_id = str(uuid.uuid5(uuid.NAMESPACE_OID, self.node_id))
         self._own_dir = config.data_dir is None
         self.data_dir = config.data_dir or tempfile.mkdtemp(prefix=f"nomadlab-{config.name}-")
         # Private, as Nomad's data dir: tasks running as other users must not walk into
         # any allocation (the exec driver hides it from its tasks altogether).
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
+        saved = None if self._own_dir else load_identity(self.data_dir)
+        if saved is not None:   # an earlier client process ran here: be that node again
+            self.node_id, self.secret_id = saved["node_id"], saved["secret_id"]
         self.runners: dict[str, AllocRunner] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -80,8 +85,9 @@ class Client:
         self._updated = threading.Event()
         self._cut_off = threading.Event()   # a network partition: no heartbeats, no syncs
         self.node: Optional[Node] = None
-        #: A restarted client first re-attaches to the allocations its predecessor ran.
-        self._restore = restore
+        #: A restarted client first re-attaches to the allocations its predecessor ran
+        #: (in this process, or one that died: its data dir says so).
+        self._restore = restore or saved is not None
 
     # -- node ---------------------------------------------------------------------------
 
@@ -100,7 +106,7 @@ class Client:
         if c.simulated:
             attributes["nomadlab.simulated"] = "true"
         return Node(
-            id=self.node_id, secret_id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.node_id)),
+            id=self.node_id, secret_id=self.secret_id,
             name=c.name, datacenter=c.datacenter, node_class=c.node_class, node_pool=c.node_pool,
             http_addr="127.0.0.1:4646", attributes=attributes, meta=dict(c.meta), drivers=drivers,
             node_resources=NodeResources(
@@ -112,7 +118,16 @@ class Client:
             status="ready")
 
     def start(self) -> Node:
-        """Fingerprint, register, then heartbeat and watch allocations in the background."""
+        """Fingerprint, register, then heartbeat and watch allocations in the background.
+
+        A restoring client first stops what its predecessor left running that will not
+        be re-attached (see :mod:`nomadlab.client.restore`).
+        """
+        if not self._own_dir and not self._restore:
+            save_identity(self.data_dir, self.node_id, self.secret_id)
+        if self._restore:
+            reap_orphans(self.data_dir, self.node_id,
+                         self.server.state.alloc, self.drivers)  # type: ignore[attr-defined]
         self.node = self.server.register_node(self.fingerprint())  # type: ignore[attr-defined]
         self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
         for target, name in ((self._heartbeat, "heartbeat"), (self._watch, "watch"),
@@ -161,19 +176,25 @@ class Client:
             if self._stop.is_set():
                 return
             runner = self.runners.get(alloc.id)
+            if runner is None and alloc.desired_status in ("stop", "evict") and self._restore \
+                    and reattachable(alloc):
+                # stopped while no client watched it: re-attach so that it is stopped
+                runner = self._run_alloc(alloc, node, restore=True)
             if alloc.desired_status == "run" and runner is None:
                 if alloc.client_status in ("complete", "failed", "lost"):
                     continue
-                restore = self._restore and alloc.client_status in ("running", "pending") \
-                    and bool(alloc.task_states)
-                runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report,
-                                     self.clock, restore=restore, seed=self.seed)
-                with self._lock:
-                    self.runners[alloc.id] = runner
-                runner.start()
+                self._run_alloc(alloc, node, restore=self._restore and reattachable(alloc))
             elif alloc.desired_status in ("stop", "evict") and runner is not None \
                     and not runner.done and not runner._killing.is_set():
                 runner.kill(alloc.desired_description or "alloc was stopped")
+
+    def _run_alloc(self, alloc: Allocation, node: Optional[Node], restore: bool) -> AllocRunner:
+        runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report, self.clock,
+                             restore=restore, seed=self.seed)
+        with self._lock:
+            self.runners[alloc.id] = runner
+        runner.start()
+        return runner
 
     def _report(self, alloc: Allocation) -> None:
         """Queue an allocation's new client state; :meth:`_send_updates` sends it."""

@@ -439,14 +439,17 @@ class DockerDriver(Driver):
     def recover(self, handle: TaskHandle) -> bool:
         """Find the container again (by id, else by Nomad's labels) and resume its logs.
 
-        Output the container wrote while no client was attached is copied too: the logs
-        resume from the last time the task's stdout file was written.
+        A handle that names a container is that container or nothing: another agent
+        made with the same seed has containers with the same allocation labels, and
+        re-attaching to (or stopping) one of those would be wrong.  Output the container
+        wrote while no client was attached is copied too: the logs resume from the last
+        time the task's stdout file was written.
         """
         client = self.client()
         container = None
         if handle.state.get("container_id"):
             container = self._get(client, handle.state["container_id"])
-        if container is None:
+        else:
             matches = self.find_managed(handle.config.alloc_id, agent_id=self.agent_id,
                                         client=client)
             matches = [c for c in matches

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import select
 import shutil
 import signal as _signal
 import subprocess
@@ -257,11 +258,8 @@ class ProcessDriver(Driver):
             except subprocess.TimeoutExpired:
                 return None
             return self._finish(proc, handle, code)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while pid_alive(proc.pid, proc.start_time):
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(_POLL)
+        if not _wait_foreign(proc.pid, proc.start_time, timeout):
+            return None
         return self._finish(proc, handle, None)
 
     def _finish(self, proc: _Proc, handle: TaskHandle, code: Optional[int]) -> ExitResult:
@@ -350,6 +348,36 @@ class ProcessDriver(Driver):
             return False
         self._proc(handle)
         return True
+
+
+def _wait_foreign(pid: int, start_time: int, timeout: Optional[float]) -> bool:
+    """Wait for a process this one did not start (a task recovered after the client that
+    started it died); True once it has exited, False when ``timeout`` passed first.
+
+    A pidfd (Linux 5.3+) wakes the waiter the moment the process exits without polling;
+    the start time is checked after opening it, so a reused pid is never waited for.
+    Elsewhere ``/proc`` is polled.
+    """
+    try:
+        fd: Optional[int] = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        if fd is not None:
+            if not pid_alive(pid, start_time):
+                return True
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pid_alive(pid, start_time):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _pump(pipe: Any, log: RotatingLog) -> None:

@@ -4,7 +4,8 @@ Simulated nodes let a lab build a cluster of any shape (fifty nodes, two datacen
 without running fifty real workloads.  Every task they run is a mock task, and the node
 and the driver say so (``nomadlab.simulated``, ``driver.<name>.simulated``).  A task's
 own mock settings (``run_for``, ``exit_code``, ...) are honoured; without them a service
-task runs until it is stopped and a batch task completes at once.
+task runs until it is stopped and a batch task completes at once.  A simulated task
+survives its agent's restart: :meth:`SimulatedDriver.recover` resumes it.
 """
 
 from __future__ import annotations
@@ -38,3 +39,11 @@ class SimulatedDriver(MockDriver):
             batch = task.labels.get("nomadlab.job_type") in ("batch", "sysbatch")
             config["run_for"] = "0s" if batch else "87600h"
         return super().start(dataclasses.replace(task, config=config))
+
+    def recover(self, handle: TaskHandle) -> bool:
+        """Resume a simulated task after an agent restart: no process died with the agent,
+        so the simulation carries on (its ``run_for`` counted again from now)."""
+        if super().recover(handle):
+            return True
+        handle.state.update(self.start(handle.config).state)
+        return True

@@ -42,6 +42,9 @@ MAX_PLAN_ATTEMPTS = 5
 HEARTBEAT_TTL = 3.0
 #: A dev agent is one region.
 REGION = "global"
+#: After a restart, how long every node known to be up has to heartbeat again before it is
+#: marked down (seconds): Nomad's failover heartbeat TTL, shortened for in-process clients.
+RESTORE_HEARTBEAT_GRACE = 10.0
 
 
 @dataclass
@@ -85,6 +88,51 @@ class Server:
         """A UUID from the seeded generator: the same seed gives the same IDs."""
         with self._lock:
             return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    # -- restart ----------------------------------------------------------------------
+
+    def restore(self, directory: str) -> int:
+        """Persist the state store in ``directory``, restoring what it holds; returns the
+        restored index.  Call it once, on a new server, before any client starts.
+
+        What the server keeps outside the store is then rebuilt from it, as Nomad's
+        leader does when it takes over (restoreEvals, restorePeriodicDispatcher,
+        initializeHeartbeatTimers): pending evaluations go back to the broker (those
+        with a future ``wait_until`` wait again), blocked ones to the blocked evals,
+        periodic jobs get their next launch, and every node that was up gets a fresh
+        heartbeat grace so it is not marked down before its client is back.
+        """
+        with self._lock:
+            restored = self.state.open_log(directory)
+            if restored.index:
+                # The seeded generator would hand out the IDs it gave before the restart.
+                self._ids = random.Random(f"{self.seed}:{restored.index}")
+            self._restore_evals()
+            now = self.clock()
+            for job in self.state.jobs():
+                launch = next_launch(job, now)
+                if launch is not None:
+                    self._periodic[(job.namespace, job.id)] = launch
+            grace = time.monotonic_ns() + int(max(self.heartbeat_ttl,
+                                                  RESTORE_HEARTBEAT_GRACE) * 1e9)
+            for node in self.state.nodes():
+                if node.status != "down":
+                    self._heartbeats[node.id] = grace
+            return restored.index
+
+    def _restore_evals(self) -> None:
+        now = self.clock()
+        for ev in self.state.evals():
+            if ev.status == "pending":
+                if ev.wait_until and parse_rfc3339(ev.wait_until) > now:
+                    self._delayed.append(ev)
+                else:
+                    self._cancel(self.broker.enqueue(ev),
+                                 "superseded by a newer evaluation of the job")
+            elif ev.status == "blocked":
+                outcome = self.blocked.block(ev)
+                self._cancel(outcome.canceled, "superseded by a newer blocked evaluation")
+                self._requeue_unblocked(list(outcome.unblocked))
 
     # -- evaluations ------------------------------------------------------------------
 

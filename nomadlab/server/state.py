@@ -6,6 +6,10 @@ Raft log entry.  Tables are pyrsistent maps, so a committed state is an immutabl
 :meth:`StateStore.snapshot` is O(1), the scheduler can read one while writers carry on,
 and the last ``history`` states are kept so a notebook can look back (``snapshot_at``).
 
+With :meth:`StateStore.open_log` the store persists: each transaction is appended to a
+log on disk and fsynced on the one commit path, before the new state is visible, and
+the log is compacted into a snapshot now and then (:mod:`nomadlab.server.persist`).
+
 Writes copy what they are given and never change a stored object in place; an object a
 reader got from a snapshot stays exactly as it was.  Readers must treat returned objects
 as read-only too (they are shared, not copied, which is what keeps reads cheap).
@@ -34,6 +38,7 @@ from ..structs.timestamps import format_rfc3339
 from .events import Event, EventSubscription
 from ..structs.operator import SCHEDULER_ALGORITHMS, SchedulerConfig
 from ..structs.summary import JobSummary, TaskGroupSummary
+from .persist import PERSISTED_TABLES, LogRecord, Restored, StateLog
 
 __all__ = ["StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
            "job_spec_changed", "eval_terminal", "PREFIX_TABLES"]
@@ -273,6 +278,39 @@ class StateSnapshot(_Reads):
                 f"allocs={len(t.allocs)} nodes={len(t.nodes)}>")
 
 
+_REMOVED = object()
+
+
+def _tables_from(restored: Restored) -> _Tables:
+    """The store's tables from what a data dir held, the lookup tables rebuilt."""
+    rows = restored.tables
+    by_job: dict[JobKey, set[str]] = {}
+    for ev in rows["evals"].values():
+        by_job.setdefault((ev.namespace, ev.job_id), set()).add(ev.id)
+    allocs_by: dict[str, dict[Any, set[str]]] = {"job": {}, "node": {}, "eval": {}}
+    for alloc in rows["allocs"].values():
+        allocs_by["job"].setdefault((alloc.namespace, alloc.job_id), set()).add(alloc.id)
+        allocs_by["node"].setdefault(alloc.node_id, set()).add(alloc.id)
+        allocs_by["eval"].setdefault(alloc.eval_id, set()).add(alloc.id)
+
+    def index(groups: dict[Any, set[str]]) -> PMap:
+        return pmap({key: pset(members) for key, members in groups.items()})
+
+    return _Tables(
+        index=restored.index,
+        jobs=pmap(rows["jobs"]),
+        job_versions=pmap({k: pvector(v) for k, v in rows["job_versions"].items()}),
+        job_summaries=pmap(rows["job_summaries"]), evals=pmap(rows["evals"]),
+        evals_by_job=index(by_job), allocs=pmap(rows["allocs"]),
+        allocs_by_job=index(allocs_by["job"]), allocs_by_node=index(allocs_by["node"]),
+        allocs_by_eval=index(allocs_by["eval"]), nodes=pmap(rows["nodes"]),
+        deployments=pmap(rows["deployments"]), acl_policies=pmap(rows["acl_policies"]),
+        acl_tokens=pmap(rows["acl_tokens"]),
+        acl_token_secrets=pmap({t.secret_id: a for a, t in rows["acl_tokens"].items()}),
+        table_index=pmap(restored.table_index),
+        scheduler_config=restored.scheduler_config or SchedulerConfig())
+
+
 @dataclass(frozen=True)
 class _HistoryEntry:
     index: int
@@ -295,6 +333,9 @@ class _Txn:
         self.changes: dict[tuple[str, str, str], tuple[str, str, Any]] = {}
         self.touched_jobs: dict[JobKey, bool] = {}   # job key -> an eval of it was deleted
         self.touched_tables: set[str] = set()
+        #: What the transaction wrote to each persisted table (last write wins), as the
+        #: log records it; _REMOVED marks a removal.
+        self.writes: dict[str, dict[Any, Any]] = {}
         self.aborted = False
 
     def get(self, table: str, key: Any) -> Any:
@@ -303,10 +344,14 @@ class _Txn:
     def put(self, table: str, key: Any, value: Any) -> None:
         self.t[table] = self.t[table].set(key, value)
         self.touched_tables.add(table)
+        if table in PERSISTED_TABLES:
+            self.writes.setdefault(table, {})[key] = value
 
     def remove(self, table: str, key: Any) -> None:
         self.t[table] = self.t[table].discard(key)
         self.touched_tables.add(table)
+        if table in PERSISTED_TABLES:
+            self.writes.setdefault(table, {})[key] = _REMOVED
 
     def index_add(self, table: str, key: Any, member: str) -> None:
         self.put(table, key, self.t[table].get(key, pset()).add(member))
@@ -333,6 +378,20 @@ class _Txn:
     def freeze(self) -> _Tables:
         stamped = self.t["table_index"].update({t: self.index for t in self.touched_tables})
         return _Tables(index=self.index, **{**self.t, "table_index": stamped})
+
+    def log_record(self, scheduler_config: Any) -> LogRecord:
+        """This transaction as one record of the state log (see :mod:`.persist`)."""
+        puts: dict[str, list[tuple[Any, Any]]] = {}
+        removes: dict[str, list[Any]] = {}
+        for table, rows in self.writes.items():
+            for key, value in rows.items():
+                if value is _REMOVED:
+                    removes.setdefault(table, []).append(key)
+                else:
+                    puts.setdefault(table, []).append(
+                        (key, tuple(value) if table == "job_versions" else value))
+        config = scheduler_config if "scheduler_config" in self.touched_tables else None
+        return (self.index, self.kind, tuple(sorted(self.touched_tables)), puts, removes, config)
 
     def events(self) -> tuple[Event, ...]:
         return tuple(Event(topic=topic, type=event_type, key=key, namespace=namespace,
@@ -361,12 +420,71 @@ class StateStore(_Reads):
         self._callbacks: list[Callable[[list[Event]], None]] = []
         self._streams: list[EventSubscription] = []
         self._delivering = threading.local()
+        self._log: Optional[StateLog] = None
 
     def _tables(self) -> _Tables:
         return self._current
 
     def __repr__(self) -> str:
         return f"<StateStore index={self._current.index}>"
+
+    # ---- persistence ----------------------------------------------------------------
+
+    def open_log(self, directory: str, compact_records: int = 10_000,
+                 compact_bytes: int = 64 * 1024 * 1024) -> Restored:
+        """Restore the state kept in ``directory`` and persist every commit from now on.
+
+        Only an empty store (index 0) can open a log: restoring replaces its tables, and
+        the history restarts at the restored index.  Returns what was restored (counts,
+        the index, a dropped torn tail).  See :mod:`nomadlab.server.persist` for the
+        format and what is fsynced when.
+        """
+        with self._write_lock:
+            if self._log is not None:
+                raise StateError(f"the state store already persists to "
+                                 f"{self._log.directory}")
+            if self._current.index != 0:
+                raise StateError(f"a state log can only be opened on an empty store; this "
+                                 f"one is at index {self._current.index}")
+            state_log = StateLog(directory, compact_records, compact_bytes)
+            restored = state_log.load()
+            tables = _tables_from(restored)
+            with self._index_changed:
+                self._current = tables
+                self._history.clear()
+                self._history.append(_HistoryEntry(tables.index, tables, ()))
+                self._index_changed.notify_all()
+            self._log = state_log
+            return restored
+
+    def close_log(self) -> None:
+        """Stop persisting (every commit so far is already on disk)."""
+        with self._write_lock:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _persist(self, txn: _Txn, tables: _Tables) -> None:
+        """Append the transaction to the log (fsynced) before anyone can see it; compact
+        the log into a snapshot when it has grown enough."""
+        assert self._log is not None
+        try:
+            self._log.append(txn.log_record(tables.scheduler_config))
+        except OSError as err:
+            raise StateError(f"persisting transaction {txn.index} ({txn.kind}) to "
+                             f"{self._log.directory} failed: {err}; nothing was "
+                             "committed") from err
+        if not self._log.should_compact():
+            return
+        try:
+            self._log.compact(
+                tables.index,
+                {name: {k: tuple(v) if name == "job_versions" else v
+                        for k, v in getattr(tables, name).items()}
+                 for name in PERSISTED_TABLES},
+                dict(tables.table_index), tables.scheduler_config)
+        except OSError as err:   # the log still holds every record: retried next commit
+            log.warning("compacting the state log in %s failed: %s", self._log.directory, err)
 
     # ---- snapshots, history, waiting ------------------------------------------------
 
@@ -476,6 +594,8 @@ class StateStore(_Reads):
                     txn.record("Job", job.id, key[0], updated)
         tables = txn.freeze()
         events = txn.events()
+        if self._log is not None:
+            self._persist(txn, tables)
         with self._index_changed:
             self._current = tables
             self._history.append(_HistoryEntry(txn.index, tables, events))
