@@ -121,7 +121,7 @@ def nomadlab_runs(driver: str, task_body: str) -> tuple[list[float], list[tuple[
             job_id = f"bench-{driver}-{i + 1}"
             spec = job_spec(job_id, task_body)
             feed = Phases(job_id)
-            unsubscribe = c.state.subscribe(feed)
+            unsubscribe = c.server.state.subscribe(feed)
             try:
                 start = time.perf_counter()
                 c.submit(spec)

@@ -40,7 +40,7 @@ def main() -> int:
         c.add_node("tiny", memory=256)
         c.add_node("n1", memory=4096)
         c.add_node("n2", memory=4096)
-        start = c.state.index
+        start = c.index
         ev = c.submit(JOB % 3)
         c.run_until_idle()
         c.submit(JOB % 4)
@@ -52,7 +52,7 @@ def main() -> int:
             "job-graph": viz.draw(viz.job_graph(c, "web")),
             "job-graph-at-start": viz.draw(viz.job_graph(c, "web", index=start + 2)),
             "topology": viz.draw_topology(c),
-            "diff": viz.draw_diff(viz.diff(c, start, c.state.index)),
+            "diff": viz.draw_diff(viz.diff(c, start, c.index)),
             "placement-funnel": viz.draw_funnel(c, ev.id),
             "why-not": viz.draw_why_not(c.explain(ev.id)),
             "timeline": viz.draw_timeline(c, "web"),

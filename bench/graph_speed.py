@@ -76,7 +76,7 @@ def main() -> None:
             viz.draw(g).savefig(io.BytesIO(), format="png")
         drawn = best_of(3, draw)
 
-        objects = 1 + len(c.state.job_versions("default", "big")) + len(evals) + 200 + 50
+        objects = 1 + len(c.server.state.job_versions("default", "big")) + len(evals) + 200 + 50
         links = 1 + len(evals) + 2 * 200
         base = baseline(objects, links)
         total = build + drawn

@@ -76,7 +76,7 @@ for i in range(10):
     c.add_node(f"sim-{i}", cpu=64000, memory=65536)
 c.submit('''%s''')
 c.wait("bench", "running", timeout=300)
-print("ready", c.state.index, flush=True)
+print("ready", c.index, flush=True)
 sys.stdin.read()
 """ % (JOB % ALLOCS)
 

@@ -258,7 +258,7 @@ class Agent:
         """
         from .client.restore import load_identity
         names = set()
-        for node in self.state.nodes():
+        for node in self.server.state.nodes():
             res = node.node_resources
             shape: dict[str, Any] = dict(
                 datacenter=node.datacenter, node_class=node.node_class,
@@ -432,13 +432,15 @@ class Agent:
         self._poke()
         return ev
 
-    def dispatch(self, job_id: str, payload: Optional[bytes] = None,
+    def dispatch(self, job_id: str, payload: Optional[Union[bytes, str]] = None,
                  meta: Optional[dict[str, str]] = None,
                  namespace: Optional[str] = None) -> tuple[Job, Evaluation]:
-        """``nomad job dispatch``: launch a child of a parameterized job."""
+        """``nomad job dispatch``: launch a child of a parameterized job.  ``payload``
+        is the bytes, or a str already base64-encoded as the API carries it."""
         import base64
         ns = self._authorize("dispatch-job", namespace)
-        encoded = base64.b64encode(payload).decode() if payload else None
+        encoded = base64.b64encode(payload).decode() if isinstance(payload, bytes) and payload \
+            else payload or None
         child, ev = self.server.dispatch_job(ns, job_id, encoded, meta)
         self._poke()
         return child, ev

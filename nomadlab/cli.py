@@ -123,7 +123,7 @@ def agent_dev(argv: list[str], out: Any = None) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    unsubscribe = agent.state.subscribe(lambda events: _log(events, out))
+    unsubscribe = agent.subscribe(lambda events: _log(events, out))
     try:
         out.write(_banner(agent, opts.clients, opts.data_dir))
         out.flush()

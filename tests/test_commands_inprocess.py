@@ -230,14 +230,14 @@ def test_job_run_follows_the_deployment_of_the_new_version(agent: nl.Agent) -> N
     groups = {"cache": DeploymentState(desired_total=1, placed_allocs=1, healthy_allocs=1)}
     d = Deployment(id="0c5e4f8d-0000-4000-8000-000000000001", job_id="web", job_version=0,
                    task_groups=groups, status="running", status_description="Deployment is running")
-    agent.state.upsert_deployment(d)
+    agent.server.state.upsert_deployment(d)
     out = io.StringIO()
     assert monitor(agent, IO(out, io.StringIO()), ev.id) == 0
     text = out.getvalue()
     assert re.search(rf'==> {TS}: Monitoring deployment "0c5e4f8d"\n'
                      r'    Deployment "0c5e4f8d" is "running" and the agent is idle', text)
 
-    agent.state.upsert_deployment(Deployment(
+    agent.server.state.upsert_deployment(Deployment(
         id=d.id, job_id="web", job_version=0, task_groups=groups, status="successful",
         status_description="Deployment completed successfully"))
     out = io.StringIO()

@@ -142,7 +142,7 @@ my_spec = task_spec("whoami", "exec", """
 run_batch(my_spec)
 '''),
     "06": ('seen_alloc_id = ""', '''
-start = c.state.index + 1
+start = c.index + 1
 api_job = nl.parse_job(\'job "api-hello" { group "g" { task "t" { driver = "exec" \'
                        \'config { command = "sleep" args = ["300"] } } } }\').to_api()
 n.jobs.register_job({"Job": api_job})

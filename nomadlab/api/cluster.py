@@ -1,4 +1,4 @@
-"""The cluster-wide endpoints: agent, status, regions, namespaces, deployments and the
+"""The cluster-wide endpoints: cluster, status, regions, namespaces, deployments and the
 operator's scheduler configuration.
 
 A dev agent is a one-server cluster in region ``global``, datacenter ``dc1``: it is its
@@ -20,14 +20,14 @@ from .http import Reply, Request
 from .routes import handle, lookup, read
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 REGION = "global"
 DATACENTER = "dc1"
 RPC_ADDRESS = "127.0.0.1:4647"
 
 
-def _member(agent: "Agent") -> dict[str, Any]:
+def _member(cluster: "LocalCluster") -> dict[str, Any]:
     name = f"{platform.node() or 'nomadlab'}.{REGION}"
     return {"Name": name, "Addr": "127.0.0.1", "Port": 4648, "Status": "alive",
             "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2, "DelegateMin": 2,
@@ -38,53 +38,54 @@ def _member(agent: "Agent") -> dict[str, Any]:
 
 
 @handle("GET /v1/agent/self")
-def agent_self(request: Request, agent: "Agent") -> Reply:
-    api = getattr(agent, "http", None)
+def agent_self(request: Request, cluster: "LocalCluster") -> Reply:
+    info = cluster.agent_info()
+    host, port = request.bind
     config = {
         "Region": REGION, "Datacenter": DATACENTER, "NodeName": platform.node(),
         "Version": {"Version": NOMAD_VERSION, "VersionPrerelease": "", "Revision": "nomadlab",
                     "VersionMetadata": "nomadlab"},
-        "BindAddr": api.host if api is not None else "127.0.0.1",
-        "Ports": {"HTTP": api.port if api is not None else 4646, "RPC": 4647, "Serf": 4648},
+        "BindAddr": host,
+        "Ports": {"HTTP": port, "RPC": 4647, "Serf": 4648},
         "Server": {"Enabled": True, "BootstrapExpect": 1},
-        "Client": {"Enabled": bool(agent.clients),
-                   "Options": {"driver.raw_exec.enable": str(agent.raw_exec).lower()}},
+        "Client": {"Enabled": bool(info.clients),
+                   "Options": {"driver.raw_exec.enable": str(info.raw_exec).lower()}},
         "ACL": {"Enabled": False}, "DevMode": True,
-        "nomadlab": {"Mode": agent.mode, "Seed": agent.seed},
+        "nomadlab": {"Mode": info.mode, "Seed": info.seed},
     }
     stats = {"nomad": {"server": "true", "leader": "true", "leader_addr": RPC_ADDRESS,
                        "bootstrap": "true", "known_regions": "1"},
-             "client": {"known_servers": RPC_ADDRESS, "num_allocations": str(len(agent.allocs())),
-                        "heartbeat_ttl": f"{agent.server.heartbeat_ttl}s"},
+             "client": {"known_servers": RPC_ADDRESS, "num_allocations": str(len(cluster.allocs())),
+                        "heartbeat_ttl": f"{info.heartbeat_ttl}s"},
              "runtime": {"arch": platform.machine(), "version": platform.python_version(),
                          "kernel.name": platform.system().lower()}}
-    return Reply({"config": config, "member": _member(agent), "stats": stats})
+    return Reply({"config": config, "member": _member(cluster), "stats": stats})
 
 
 @handle("GET /v1/agent/members")
-def agent_members(request: Request, agent: "Agent") -> Reply:
+def agent_members(request: Request, cluster: "LocalCluster") -> Reply:
     return Reply({"ServerName": platform.node(), "ServerRegion": REGION,
-                  "ServerDC": DATACENTER, "Members": [_member(agent)]})
+                  "ServerDC": DATACENTER, "Members": [_member(cluster)]})
 
 
 @handle("GET /v1/agent/health")
-def agent_health(request: Request, agent: "Agent") -> Reply:
+def agent_health(request: Request, cluster: "LocalCluster") -> Reply:
     ok = {"ok": True, "message": "ok"}
-    return Reply({"client": ok if agent.clients else None, "server": ok})
+    return Reply({"client": ok if cluster.agent_info().clients else None, "server": ok})
 
 
 @handle("GET /v1/status/leader")
-def status_leader(request: Request, agent: "Agent") -> Reply:
+def status_leader(request: Request, cluster: "LocalCluster") -> Reply:
     return Reply(RPC_ADDRESS)
 
 
 @handle("GET /v1/status/peers")
-def status_peers(request: Request, agent: "Agent") -> Reply:
+def status_peers(request: Request, cluster: "LocalCluster") -> Reply:
     return Reply([RPC_ADDRESS])
 
 
 @handle("GET /v1/regions")
-def regions(request: Request, agent: "Agent") -> Reply:
+def regions(request: Request, cluster: "LocalCluster") -> Reply:
     return Reply([REGION])
 
 
@@ -129,13 +130,13 @@ def scheduler_configuration(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 
 @handle("PUT|POST /v1/operator/scheduler/configuration")
-def set_scheduler_configuration(request: Request, agent: "Agent") -> Reply:
+def set_scheduler_configuration(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, SCHEDULER_CONFIG)
     algorithm = body.get("SchedulerAlgorithm") or "binpack"
     if algorithm not in SCHEDULER_ALGORITHMS:
         raise HTTPError(400, f'invalid scheduler algorithm "{algorithm}"; valid values are '
                              + ", ".join(f'"{a}"' for a in SCHEDULER_ALGORITHMS))
-    current = agent.scheduler_config()
+    current = cluster.scheduler_config()
     cas = request.int_arg("cas") if request.arg("cas") else None
     changes: dict[str, Any] = {"scheduler_algorithm": algorithm}
     for key, field in (("MemoryOversubscriptionEnabled", "memory_oversubscription_enabled"),
@@ -143,5 +144,5 @@ def set_scheduler_configuration(request: Request, agent: "Agent") -> Reply:
                        ("PauseEvalBroker", "pause_eval_broker")):
         if key in body:
             changes[field] = bool(body[key])
-    updated, index = agent.set_scheduler_config(dataclasses.replace(current, **changes), cas)
+    updated, index = cluster.set_scheduler_config(dataclasses.replace(current, **changes), cas)
     return Reply({"Updated": updated, "Index": index}, index=index)

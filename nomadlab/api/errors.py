@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..errors import ClusterError
 from ..jobspec import JobSpecError
-from ..server.state import ObjectNotFound, StateError
 
 __all__ = ["HTTPError", "to_http_error", "multierror", "INVALID_METHOD"]
 
@@ -47,10 +47,6 @@ def to_http_error(err: BaseException) -> HTTPError:
             return HTTPError(400, str(err))
         return HTTPError(400, multierror([p.message if not p.path else f"{p.path}: {p.message}"
                                           for p in err.problems]))
-    if isinstance(err, ObjectNotFound):
-        return HTTPError(404, str(err))
-    if isinstance(err, KeyError):
-        return HTTPError(404, str(err.args[0]) if err.args else "not found")
-    if isinstance(err, (ValueError, StateError)):
-        return HTTPError(400, str(err))
+    if isinstance(err, ClusterError):
+        return HTTPError(err.status, err.message)
     return HTTPError(500, f"{type(err).__name__}: {err}")

@@ -10,7 +10,7 @@ from .routes import handle, lookup, read
 from .stubs import alloc_stub
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 
 def _in_namespace(obj: Any, request: Request) -> bool:
@@ -77,8 +77,8 @@ def read_allocation(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 
 @handle("PUT|POST /v1/allocation/{alloc}/stop")
-def stop_allocation(request: Request, agent: "Agent") -> Reply:
-    alloc = lookup(agent.state, "allocs", request.params["alloc"], "alloc")
-    ev = agent.stop_alloc(alloc.id)
-    index = agent.state.index
+def stop_allocation(request: Request, cluster: "LocalCluster") -> Reply:
+    alloc = lookup(cluster.snapshot(), "allocs", request.params["alloc"], "alloc")
+    ev = cluster.stop_alloc(alloc.id)
+    index = cluster.index
     return Reply({"EvalID": ev.id, "Index": index}, index=index)

@@ -22,7 +22,7 @@ from .http import Request, Stream
 from .routes import handle
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 HEARTBEAT_INTERVAL = 10.0
 #: Topics whose events carry no namespace.
@@ -60,11 +60,11 @@ def matches(event: Event, topics: dict[str, set[str]], namespace: str) -> bool:
 
 
 @handle("GET /v1/event/stream")
-def event_stream(request: Request, agent: "Agent") -> Stream:
+def event_stream(request: Request, cluster: "LocalCluster") -> Stream:
     topics = parse_topics(request.query.get("topic", []))
     namespace = request.namespace
     start = request.int_arg("index")
-    state = agent.state
+    state = cluster.state
     subscription = state.stream(maxsize=4096)   # first, so nothing falls between
     backlog: list[Event] = []
     if start > 0:
@@ -72,7 +72,7 @@ def event_stream(request: Request, agent: "Agent") -> Stream:
             backlog = state.events(start - 1)
         except HistoryTruncated:  # as Nomad: begin at the closest index still kept
             backlog = [ev for _, events in state.history() for ev in events]
-    closing = agent.http.closing if getattr(agent, "http", None) is not None else None
+    closing = request.closing
 
     def encode(index: int, events: list[Event]) -> Optional[bytes]:
         chosen = [e for e in events if matches(e, topics, namespace)]

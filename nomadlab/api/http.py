@@ -34,11 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
+from ..structs.identity import Identity
 from .errors import HTTPError, to_http_error
 from .origin import OriginPolicy, is_loopback
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 __all__ = ["APIServer", "Request", "Reply", "Stream", "MAX_BODY", "MAX_DEPTH", "decode_json"]
 
@@ -127,6 +128,10 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    #: Set by the router: the server's shutdown signal (streams end on it) and where it
+    #: listens (``/v1/agent/self`` says so).
+    closing: threading.Event = field(default_factory=threading.Event)
+    bind: tuple[str, int] = ("127.0.0.1", 4646)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -157,6 +162,17 @@ class Request:
     @property
     def namespace(self) -> str:
         return self.arg("namespace") or self.headers.get("x-nomad-namespace", "") or "default"
+
+    @property
+    def identity(self) -> Identity:
+        """Who asks: the token as Nomad looks it up (``X-Nomad-Token``, else
+        ``Authorization: Bearer``), the namespace and the region."""
+        token = self.headers.get("x-nomad-token", "")
+        if not token:
+            scheme, _, value = self.headers.get("authorization", "").partition(" ")
+            token = value.strip() if scheme.lower() == "bearer" else ""
+        return Identity(token=token, namespace=self.namespace,
+                        region=self.arg("region") or "global")
 
     def json(self, required: bool = True) -> Any:
         """The decoded body (:func:`decode_json`); 400 when it is missing or bad."""
@@ -363,7 +379,7 @@ class APIServer:
     (``"lab.example"``) let others in (:mod:`.origin`).
     """
 
-    def __init__(self, agent: "Agent", host: str = "127.0.0.1", port: int = 4646, *,
+    def __init__(self, agent: "LocalCluster", host: str = "127.0.0.1", port: int = 4646, *,
                  allowed_origins: Iterable[str] = (), allowed_hosts: Iterable[str] = ()) -> None:
         from .routes import Router
         policy = OriginPolicy.build(host, port, allowed_origins, allowed_hosts)

@@ -21,7 +21,7 @@ from .routes import handle, lookup, not_found, read
 from .stubs import alloc_stub, job_stub
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 
 def _namespaces(request: Request) -> Optional[str]:
@@ -133,10 +133,10 @@ def read_job(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 # -- writes -------------------------------------------------------------------------------
 
-def _register_reply(agent: "Agent", ev: Evaluation, job: Job) -> Reply:
+def _register_reply(cluster: "LocalCluster", ev: Evaluation, job: Job) -> Reply:
     """Nomad's JobRegisterResponse; periodic and parameterized jobs get no evaluation."""
     launched_later = job.is_periodic or job.is_parameterized
-    index = agent.state.index
+    index = cluster.index
     return Reply({"EvalID": "" if launched_later else ev.id,
                   "EvalCreateIndex": 0 if launched_later else ev.create_index,
                   "JobModifyIndex": job.job_modify_index, "Warnings": "", "Index": index,
@@ -153,32 +153,32 @@ def _decode_job(request: Request, body: dict[str, Any], key: str = "Job") -> Job
     return job_from_api(data)
 
 
-def _register(request: Request, agent: "Agent", name: Optional[str]) -> Reply:
+def _register(request: Request, cluster: "LocalCluster", name: Optional[str]) -> Reply:
     body = decode_body(request, JOB_REGISTER)
     job = _decode_job(request, body)
     if name is not None and job.id != name:
         raise HTTPError(400, "Job ID does not match name")
     enforce = int(body.get("JobModifyIndex") or 0) if body.get("EnforceIndex") else None
     if body.get("PreserveCounts"):
-        current = agent.state.job(job.namespace or "default", job.id)
+        current = cluster.snapshot().job(job.namespace or "default", job.id)
         if current is not None:
             counts = {g.name: g.count for g in current.task_groups}
             for group in job.task_groups:
                 if group.name in counts:
                     group.count = counts[group.name]
-    ev = agent.submit(job, enforce_index=enforce)
-    stored = agent.state.job(job.namespace or "default", job.id)
+    ev = cluster.submit(job, enforce_index=enforce)
+    stored = cluster.snapshot().job(job.namespace or "default", job.id)
     assert stored is not None
-    return _register_reply(agent, ev, stored)
+    return _register_reply(cluster, ev, stored)
 
 
 @handle("PUT|POST /v1/jobs")
-def register_jobs(request: Request, agent: "Agent") -> Reply:
-    return _register(request, agent, None)
+def register_jobs(request: Request, cluster: "LocalCluster") -> Reply:
+    return _register(request, cluster, None)
 
 
 @handle("PUT|POST /v1/jobs/parse")
-def parse(request: Request, agent: "Agent") -> Reply:
+def parse(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOBS_PARSE)
     if not isinstance(body, dict) or not isinstance(body.get("JobHCL"), str) \
             or not body["JobHCL"].strip():
@@ -187,7 +187,7 @@ def parse(request: Request, agent: "Agent") -> Reply:
 
 
 @handle("PUT|POST /v1/validate/job")
-def validate(request: Request, agent: "Agent") -> Reply:
+def validate(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOB_VALIDATE)
     try:
         _decode_job(request, body)
@@ -200,18 +200,18 @@ def validate(request: Request, agent: "Agent") -> Reply:
 
 
 @handle("PUT|POST /v1/job/{job*}/plan")
-def plan(request: Request, agent: "Agent") -> Reply:
+def plan(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOB_PLAN)
     job = _decode_job(request, body)
     if job.id != request.params["job"]:
         raise HTTPError(400, "Job ID does not match")
-    result = agent.plan(job, diff=bool(body.get("Diff")), contextual=bool(body.get("Contextual")))
+    result = cluster.plan(job, diff=bool(body.get("Diff")), contextual=bool(body.get("Contextual")))
     result.pop("Trace", None)
     return Reply(result)
 
 
 @handle("PUT|POST /v1/job/{job*}/scale")
-def scale(request: Request, agent: "Agent") -> Reply:
+def scale(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, SCALING)
     target = body.get("Target") or {}
     group = target.get("Group") if isinstance(target, dict) else None
@@ -222,67 +222,63 @@ def scale(request: Request, agent: "Agent") -> Reply:
         raise HTTPError(400, "scaling action count must be an integer")
     if count > MAX_COUNT:
         raise HTTPError(400, str(count_problem(count)))
-    ev = agent.scale(request.params["job"], group, count, str(body.get("Message") or ""),
+    ev = cluster.scale(request.params["job"], group, count, str(body.get("Message") or ""),
                      namespace=request.namespace)
-    return _register_reply(agent, ev, agent.job(request.params["job"], request.namespace))
+    return _register_reply(cluster, ev, cluster.job(request.params["job"], request.namespace))
 
 
 @handle("PUT|POST /v1/job/{job*}/revert")
-def revert(request: Request, agent: "Agent") -> Reply:
+def revert(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOB_REVERT)
     if not isinstance(body.get("JobVersion"), int):
         raise HTTPError(400, "JobVersion must be specified")
     job_id = request.params["job"]
     if body.get("JobID") not in (None, job_id):
         raise HTTPError(400, "Job ID does not match")
-    ev = agent.server.revert_job(request.namespace, job_id, body["JobVersion"],
-                                 body.get("EnforcePriorVersion"))
-    agent._poke()
-    return _register_reply(agent, ev, agent.job(job_id, request.namespace))
+    ev = cluster.revert(job_id, body["JobVersion"], request.namespace,
+                        body.get("EnforcePriorVersion"))
+    return _register_reply(cluster, ev, cluster.job(job_id, request.namespace))
 
 
 @handle("PUT|POST /v1/job/{job*}/dispatch")
-def dispatch(request: Request, agent: "Agent") -> Reply:
+def dispatch(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOB_DISPATCH, required=False)
     meta = body.get("Meta") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise HTTPError(400, "Meta must be an object of strings")
-    child, ev = agent.server.dispatch_job(request.namespace, request.params["job"],
-                                          body.get("Payload"), meta)
-    agent._poke()
+    child, ev = cluster.dispatch(request.params["job"], body.get("Payload"), meta,
+                                 request.namespace)
     return Reply({"DispatchedJobID": child.id, "EvalID": ev.id,
                   "EvalCreateIndex": ev.create_index, "JobCreateIndex": child.create_index,
-                  "Index": agent.state.index}, index=agent.state.index)
+                  "Index": cluster.index}, index=cluster.index)
 
 
 @handle("PUT|POST /v1/job/{job*}/periodic/force")
-def periodic_force(request: Request, agent: "Agent") -> Reply:
-    child, ev = agent.server.force_periodic(request.namespace, request.params["job"])
-    agent._poke()
+def periodic_force(request: Request, cluster: "LocalCluster") -> Reply:
+    child, ev = cluster.force_periodic(request.params["job"], request.namespace)
     return Reply({"EvalID": ev.id, "EvalCreateIndex": ev.create_index,
-                  "Index": agent.state.index}, index=agent.state.index)
+                  "Index": cluster.index}, index=cluster.index)
 
 
 @handle("PUT|POST /v1/job/{job*}/evaluate")
-def evaluate(request: Request, agent: "Agent") -> Reply:
-    ev = agent.server.evaluate_job(request.namespace, request.params["job"])
-    agent._poke()
-    return _register_reply(agent, ev, agent.job(request.params["job"], request.namespace))
+def evaluate(request: Request, cluster: "LocalCluster") -> Reply:
+    ev = cluster.evaluate_job(request.params["job"], request.namespace)
+    return _register_reply(cluster, ev, cluster.job(request.params["job"], request.namespace))
 
 
 @handle("PUT|POST /v1/job/{job*}")
-def register_job(request: Request, agent: "Agent") -> Reply:
-    return _register(request, agent, request.params["job"])
+def register_job(request: Request, cluster: "LocalCluster") -> Reply:
+    return _register(request, cluster, request.params["job"])
 
 
 @handle("DELETE /v1/job/{job*}")
-def deregister(request: Request, agent: "Agent") -> Reply:
+def deregister(request: Request, cluster: "LocalCluster") -> Reply:
     job_id = request.params["job"]
-    lookup(agent.state, "jobs", job_id, "job",
-           get=lambda key: agent.state.job(request.namespace, key))
-    ev = agent.stop(job_id, purge=request.flag("purge"), namespace=request.namespace)
-    index = agent.state.index
-    stopped = agent.state.job(request.namespace, job_id)
+    lookup(cluster.snapshot(), "jobs", job_id, "job",
+           get=lambda key: cluster.snapshot().job(request.namespace, key))
+    ev = cluster.stop(job_id, purge=request.flag("purge"), namespace=request.namespace)
+    index = cluster.index
+    stopped = cluster.snapshot().job(request.namespace, job_id)
     return Reply({"EvalID": ev.id, "EvalCreateIndex": ev.create_index,
                   "JobModifyIndex": stopped.job_modify_index if stopped else index,
                   "VolumeEvalID": "", "VolumeEvalIndex": 0, "Index": index,

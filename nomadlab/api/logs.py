@@ -22,7 +22,7 @@ from .http import Reply, Request, Stream
 from .routes import handle, lookup
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
 
 #: How often a followed log is polled for new bytes, and how often a heartbeat frame is
 #: sent while nothing arrives (keeps proxies and clients from timing out).
@@ -85,14 +85,14 @@ def _read_new(paths: list[str], positions: dict[str, int]) -> Iterator[tuple[str
 
 
 @handle("GET /v1/client/fs/logs/{alloc}")
-def logs(request: Request, agent: "Agent") -> Reply | Stream:
+def logs(request: Request, cluster: "LocalCluster") -> Reply | Stream:
     task, log_type, origin, offset = _params(request)
-    alloc = lookup(agent.state, "allocs", request.params["alloc"], "alloc")
+    alloc = lookup(cluster.snapshot(), "allocs", request.params["alloc"], "alloc")
     if task not in {t.name for g in (alloc.job.task_groups if alloc.job else [])
                     if g.name == alloc.task_group for t in g.tasks}:
         raise HTTPError(400, f'unknown task name "{task}"')
     try:
-        paths = agent.log_files(alloc.id, task, log_type)
+        paths = cluster.log_files(alloc.id, task, log_type)
     except KeyError:
         paths = []  # placed but not started here yet (or a simulated node): no output yet
     plain = request.flag("plain")
@@ -109,7 +109,7 @@ def logs(request: Request, agent: "Agent") -> Reply | Stream:
         body = b"".join(frame(p, at, d) for p, at, d in _read_new(paths, positions))
         return Reply(raw=body, content_type="text/plain" if plain else "application/json")
 
-    closing = agent.http.closing if getattr(agent, "http", None) is not None else None
+    closing = request.closing
 
     def follow() -> Iterator[bytes]:
         quiet_since = time.monotonic()
@@ -121,7 +121,7 @@ def logs(request: Request, agent: "Agent") -> Reply | Stream:
                 yield frame(path, at, data)
             if sent:
                 quiet_since = time.monotonic()
-            latest = agent.state.alloc(alloc.id)
+            latest = cluster.snapshot().alloc(alloc.id)
             if not sent and (latest is None or latest.client_terminal_status()):
                 return  # the task can write no more
             if time.monotonic() - quiet_since > HEARTBEAT_INTERVAL:
@@ -129,7 +129,7 @@ def logs(request: Request, agent: "Agent") -> Reply | Stream:
                 yield b"" if plain else b"{}\n"
             time.sleep(POLL_INTERVAL)
             try:
-                current = agent.log_files(alloc.id, task, log_type)
+                current = cluster.log_files(alloc.id, task, log_type)
             except KeyError:
                 current = []
 

@@ -11,7 +11,7 @@ from .routes import handle, lookup, read
 from .stubs import node_stub, sanitized_node
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
     from ..structs import Node
 
 
@@ -36,14 +36,14 @@ def read_node(request: Request, snapshot: Any) -> tuple[Any, int]:
     return sanitized_node(node), node.modify_index
 
 
-def _node_update(agent: "Agent", request: Request,
+def _node_update(cluster: "LocalCluster", request: Request,
                  change: Callable[["Node"], "Node"]) -> Reply:
     """Apply a node change and answer with the evaluations it created (NodeUpdateResponse)."""
-    node = lookup(agent.state, "nodes", request.params["node"], "node")
-    before = agent.state.index
+    node = lookup(cluster.snapshot(), "nodes", request.params["node"], "node")
+    before = cluster.index
     updated = change(node)
-    evals = [e for e in agent.state.evals() if e.node_id == node.id and e.create_index > before]
-    index = agent.state.index
+    evals = [e for e in cluster.snapshot().evals() if e.node_id == node.id and e.create_index > before]
+    index = cluster.index
     return Reply({"EvalIDs": [e.id for e in evals] or None,
                   "EvalCreateIndex": max((e.create_index for e in evals), default=0),
                   "NodeModifyIndex": updated.modify_index if updated is not None else index,
@@ -51,7 +51,7 @@ def _node_update(agent: "Agent", request: Request,
 
 
 @handle("PUT|POST /v1/node/{node}/drain")
-def drain(request: Request, agent: "Agent") -> Reply:
+def drain(request: Request, cluster: "LocalCluster") -> Reply:
     if "enable" in request.query and not request.body.strip():
         # Nomad 0.8's form, still sent by python-nomad's drain_node(id, enable)
         spec: Any = {"Deadline": -1} if request.flag("enable") else None
@@ -62,12 +62,12 @@ def drain(request: Request, agent: "Agent") -> Reply:
     if spec is not None and not isinstance(spec, dict):
         raise HTTPError(400, "DrainSpec must be an object")
     deadline = int(spec.get("Deadline") or 0) if spec is not None else 0
-    return _node_update(agent, request, lambda node: agent.drain(
+    return _node_update(cluster, request, lambda node: cluster.drain(
         node.id, enable=spec is not None, deadline=deadline, mark_eligible=mark_eligible))
 
 
 @handle("PUT|POST /v1/node/{node}/eligibility")
-def eligibility(request: Request, agent: "Agent") -> Reply:
+def eligibility(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, NODE_ELIGIBILITY)
     wanted = body.get("Eligibility")
     if wanted not in ("eligible", "ineligible"):
@@ -77,22 +77,21 @@ def eligibility(request: Request, agent: "Agent") -> Reply:
         if wanted == "eligible" and node.drain_strategy is not None:
             raise HTTPError(400, "can not set node's scheduling eligibility to eligible: "
                                  "node has a drain strategy")
-        return agent.set_eligibility(node.id, wanted == "eligible")
-    return _node_update(agent, request, change)
+        return cluster.set_eligibility(node.id, wanted == "eligible")
+    return _node_update(cluster, request, change)
 
 
 @handle("PUT|POST /v1/node/{node}/purge")
-def purge(request: Request, agent: "Agent") -> Reply:
+def purge(request: Request, cluster: "LocalCluster") -> Reply:
     def change(node: "Node") -> "Node":
-        agent.remove_node(node.id)
+        cluster.remove_node(node.id)
         return node
-    return _node_update(agent, request, change)
+    return _node_update(cluster, request, change)
 
 
 @handle("PUT|POST /v1/node/{node}/evaluate")
-def evaluate(request: Request, agent: "Agent") -> Reply:
+def evaluate(request: Request, cluster: "LocalCluster") -> Reply:
     def change(node: "Node") -> "Node":
-        agent.server.evaluate_node(node.id)
-        agent._poke()
+        cluster.evaluate_node(node.id)
         return node
-    return _node_update(agent, request, change)
+    return _node_update(cluster, request, change)

@@ -13,13 +13,18 @@ in full, so a struct from either has the same fields.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, Optional, Union
+import json
+import threading
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from .. import prefix
+from ..errors import Invalid, NotFound
 from ..structs import (Allocation, Deployment, Evaluation, Job, JobPlanResponse, JobSummary,
                        Node)
-from .client import APIError, Client
+from ..server.events import Event
+from ..structs import Identity, SchedulerConfig
+from .client import APIError, Client, NomadError
 
 __all__ = ["Remote", "connect"]
 
@@ -32,12 +37,70 @@ def _path(ident: str) -> str:
 
 
 class Remote:
-    """The agent's read methods (and submit/plan/stop) over a Nomad HTTP API."""
+    """The cluster interface (:class:`nomadlab.cluster.Cluster`) over a Nomad HTTP API."""
+
+    in_process = False
+    mode = "remote"
 
     def __init__(self, client: Client) -> None:
         self.client = client
         self.namespace = client.namespace or "default"
         self._index = 0
+
+    @property
+    def identity(self) -> Identity:
+        """The token, namespace and region every request carries."""
+        return Identity(token=self.client.token or "", namespace=self.namespace,
+                        region=self.client.region or "global")
+
+    def with_identity(self, identity: Identity) -> "Remote":
+        """The same cluster asked with another token, namespace or region (a new
+        connection: the token is a header of the connection)."""
+        return Remote(Client(self.address, token=identity.token or None,
+                             namespace=identity.namespace, region=identity.region))
+
+    def at(self, index: Optional[int] = None) -> "Remote":
+        """Nomad's API answers with the present only: a past index cannot be read."""
+        if index is not None and index != self.index:
+            raise Invalid("a remote cluster is read as it is now: Nomad's API keeps no past "
+                          f"states (asked for index {index}, the cluster is at {self.index})")
+        return self
+
+    def subscribe(self, callback: Callable[[list[Event]], None]) -> Callable[[], None]:
+        """Nomad's event stream (``/v1/event/stream``) read on a thread; each frame's
+        events are handed to ``callback``.  Returns the function that stops it."""
+        stop = threading.Event()
+
+        def follow() -> None:
+            buffered = ""
+            try:
+                for chunk in self.client.stream_text("/v1/event/stream",
+                                                     index=self._index or None):
+                    if stop.is_set():
+                        return
+                    buffered += chunk
+                    *lines, buffered = buffered.split("\n")
+                    for line in lines:
+                        frame = json.loads(line) if line.strip() else {}
+                        events = [Event(topic=e.get("Topic", ""), type=e.get("Type", ""),
+                                        key=e.get("Key", ""), namespace=e.get("Namespace", ""),
+                                        index=e.get("Index", 0), payload=e.get("Payload"))
+                                  for e in frame.get("Events") or []]
+                        if events:
+                            self._index = max(self._index, events[-1].index)
+                            callback(events)
+            except (NomadError, ValueError):
+                return  # the cluster went away or the stream ended: nothing more to say
+
+        threading.Thread(target=follow, name="nomadlab-remote-events", daemon=True).start()
+        return stop.set
+
+    def settle(self) -> None:
+        """A remote cluster moves on its own; nothing to do."""
+
+    def explain(self, eval_id: str) -> None:
+        """Traces exist only in-process: a remote cluster has Nomad's AllocMetric only."""
+        return None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -115,7 +178,7 @@ class Remote:
             return Job.from_api(self._get(f"/v1/job/{_path(job_id)}", **self._ns(namespace)))
         except APIError as err:
             if err.status == 404:
-                raise KeyError(f'job "{job_id}" not found') from None
+                raise NotFound(f'job "{job_id}" not found') from None
             raise
 
     def job_versions(self, job_id: str, namespace: Optional[str] = None) -> list[Job]:
@@ -194,7 +257,7 @@ class Remote:
                 t.name for g in (alloc.job.task_groups if alloc.job else [])
                 if g.name == alloc.task_group for t in g.tasks]
             if len(names) != 1:
-                raise ValueError(f"name the task: {', '.join(names)}")
+                raise Invalid(f"name the task: {', '.join(names)}")
             task = names[0]
         return self.client.request("GET", f"/v1/client/fs/logs/{_path(alloc.id)}",
                                    {"task": task, "type": stream, "plain": True,
@@ -256,6 +319,68 @@ class Remote:
         self.client.request("PUT", f"/v1/node/{_path(node.id)}/drain", None,
                             {"DrainSpec": spec, "MarkEligible": mark_eligible})
         return self.node(node.id)
+
+    def _write(self, method: str, path: str, namespace: Optional[str] = None,
+               body: Any = None, params: Optional[dict[str, Any]] = None) -> dict:
+        return self.client.request(method, path, {**(params or {}), **self._ns(namespace)},
+                                   body).data or {}
+
+    def scale(self, job_id: str, group: str, count: int, message: str = "",
+              namespace: Optional[str] = None) -> Evaluation:
+        resp = self._write("POST", f"/v1/job/{_path(job_id)}/scale", namespace,
+                           {"Count": count, "Message": message, "Target": {"Group": group}})
+        return self.eval(resp["EvalID"])
+
+    def revert(self, job_id: str, version: int, namespace: Optional[str] = None,
+               enforce_prior_version: Optional[int] = None) -> Evaluation:
+        resp = self._write("POST", f"/v1/job/{_path(job_id)}/revert", namespace,
+                           {"JobID": job_id, "JobVersion": version,
+                            "EnforcePriorVersion": enforce_prior_version})
+        return self.eval(resp["EvalID"])
+
+    def dispatch(self, job_id: str, payload: Optional[Union[bytes, str]] = None,
+                 meta: Optional[dict[str, str]] = None,
+                 namespace: Optional[str] = None) -> tuple[Job, Evaluation]:
+        import base64
+        encoded = base64.b64encode(payload).decode() if isinstance(payload, bytes) else payload
+        resp = self._write("POST", f"/v1/job/{_path(job_id)}/dispatch", namespace,
+                           {"Payload": encoded or None, "Meta": meta or {}})
+        return self.job(resp["DispatchedJobID"], namespace), self.eval(resp["EvalID"])
+
+    def force_periodic(self, job_id: str,
+                       namespace: Optional[str] = None) -> tuple[Job, Evaluation]:
+        resp = self._write("POST", f"/v1/job/{_path(job_id)}/periodic/force", namespace)
+        ev = self.eval(resp["EvalID"])
+        return self.job(ev.job_id, namespace), ev
+
+    def evaluate_job(self, job_id: str, namespace: Optional[str] = None) -> Evaluation:
+        resp = self._write("POST", f"/v1/job/{_path(job_id)}/evaluate", namespace,
+                           {"JobID": job_id})
+        return self.eval(resp["EvalID"])
+
+    def stop_alloc(self, alloc_id: str) -> Evaluation:
+        alloc = self.alloc(alloc_id)
+        resp = self._write("POST", f"/v1/allocation/{_path(alloc.id)}/stop")
+        return self.eval(resp["EvalID"])
+
+    def evaluate_node(self, node_id: str) -> list[Evaluation]:
+        node = self.node(node_id)
+        resp = self._write("POST", f"/v1/node/{_path(node.id)}/evaluate")
+        return [self.eval(e) for e in resp.get("EvalIDs") or []]
+
+    def remove_node(self, node_id: str) -> None:
+        node = self.node(node_id)
+        self._write("POST", f"/v1/node/{_path(node.id)}/purge")
+
+    def scheduler_config(self) -> SchedulerConfig:
+        data = self._get("/v1/operator/scheduler/configuration") or {}
+        return SchedulerConfig.from_api(data.get("SchedulerConfig") or {})
+
+    def set_scheduler_config(self, config: SchedulerConfig,
+                             cas_index: Optional[int] = None) -> tuple[bool, int]:
+        resp = self._write("PUT", "/v1/operator/scheduler/configuration", None,
+                           config.to_api(), {"cas": cas_index})
+        return bool(resp.get("Updated")), int(resp.get("Index") or 0)
 
     def set_eligibility(self, node_id: str, eligible: bool) -> Node:
         node = self.node(node_id)

@@ -32,7 +32,7 @@ from .errors import INVALID_METHOD, HTTPError
 from .http import Reply, Request, Stream
 
 if TYPE_CHECKING:
-    from ..agent import Agent
+    from ..cluster import LocalCluster
     from .http import APIServer
 
 __all__ = ["Route", "Router", "read", "handle", "DEFAULT_WAIT", "MAX_WAIT", "NOT_FOUND"]
@@ -53,7 +53,7 @@ _CHILD_ID = (r"[^/]+(?:(?:" + re.escape(PERIODIC_SUFFIX) + "|" + re.escape(DISPA
              + r")[^/]+)*")
 
 ReadFn = Callable[[Request, Any], tuple[Any, int]]
-HandlerFn = Callable[[Request, "Agent"], Union[Reply, Stream]]
+HandlerFn = Callable[[Request, "LocalCluster"], Union[Reply, Stream]]
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,12 @@ class Router:
     method wins (more specific patterns are tried first).  A path some pattern matches
     without the method is a 405; a path none matches, a 404."""
 
-    def __init__(self, agent: "Agent") -> None:
-        from . import cluster, events, evals_allocs, jobs, logs, nodes
-        self.agent = agent
+    def __init__(self, cluster: "LocalCluster") -> None:
+        from . import cluster as cluster_routes, events, evals_allocs, jobs, logs, nodes
+        self.cluster = cluster
         self._table: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         by_pattern: dict[str, dict[str, Route]] = {}
-        for module in (jobs, evals_allocs, nodes, logs, events, cluster):
+        for module in (jobs, evals_allocs, nodes, logs, events, cluster_routes):
             for route in collect(module):
                 by_pattern.setdefault(route.pattern, {})[route.method] = route
         ordered = sorted(by_pattern.items(), key=lambda kv: _specificity(kv[0]))
@@ -142,7 +142,9 @@ class Router:
             request.params = {k: unquote(v) for k, v in match.groupdict().items()}
             if route.kind == "read":
                 return self._read(route, request, api)
-            return route.fn(request, self.agent)
+            request.closing = api.closing
+            request.bind = (api.host, api.port)
+            return route.fn(request, self.cluster.with_identity(request.identity))
         if allowed:
             raise HTTPError(405, INVALID_METHOD, headers={"Allow": _allow(allowed)})
         raise HTTPError(404, NOT_FOUND)
@@ -150,7 +152,7 @@ class Router:
     # -- blocking reads -----------------------------------------------------------------
 
     def _read(self, route: Route, request: Request, api: "APIServer") -> Reply:
-        state = self.agent.state
+        cluster = self.cluster
         min_index = request.int_arg("index")
         wait = _wait(request.arg("wait"))
         deadline = time.monotonic() + wait + (random.uniform(0, wait / 16) if min_index else 0)
@@ -158,12 +160,12 @@ class Router:
                tuple(sorted((k, tuple(v)) for k, v in request.query.items()
                             if k not in ("index", "wait", "stale"))))
         while True:
-            snapshot = state.snapshot()
+            snapshot = cluster.snapshot()
             raw, index = self._answer(route, request, snapshot, key)
             remaining = deadline - time.monotonic()
             if min_index <= 0 or index > min_index or remaining <= 0 or api.closing.is_set():
                 return Reply(raw=raw, index=index)
-            state.wait_for_index(snapshot.index, timeout=min(remaining, 1.0))
+            cluster.wait_for_index(snapshot.index, timeout=min(remaining, 1.0))
 
     def _answer(self, route: Route, request: Request, snapshot: Any,
                 key: tuple[Any, ...]) -> tuple[bytes, int]:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from ..api.client import NomadError
 from ..jobspec import JobSpecError
-from ..server.state import StateError
+from ..errors import ClusterError
 from ..structs import StructDecodeError
 from .cluster import AmbiguousPrefix
 
@@ -101,7 +101,7 @@ def error_message(err: BaseException) -> str:
 #: Errors a command reports as ``Error <context>: <message>`` (never a traceback).
 EXPECTED: tuple[type[BaseException], ...] = (KeyError, ValueError, LookupError, JobSpecError,
                                              StructDecodeError, RuntimeError, TimeoutError,
-                                             OSError, NomadError, StateError)
+                                             OSError, NomadError, ClusterError)
 
 
 def read_spec(path: str, stdin: Optional[str]) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import prefix
+from ..cluster import Cluster
 from ..structs import Allocation, Deployment, Evaluation, Job, Node
 
 __all__ = ["job_list", "alloc_list", "node_list", "job_summary", "job_versions",
@@ -28,20 +29,19 @@ class AmbiguousPrefix(LookupError):
         self.matches = matches
 
 
-def is_in_process(cluster: Any) -> bool:
-    return hasattr(cluster, "server") and hasattr(cluster, "state")
+def is_in_process(cluster: Cluster) -> bool:
+    return cluster.in_process
 
 
-def settle(cluster: Any) -> None:
+def settle(cluster: Cluster) -> None:
     """In step mode nothing moves unless asked: a monitor (``job run``/``job stop``
     without ``-detach``) lets the in-process agent finish what is pending, so it never
     waits for work nobody will do.  Reads never call this: reading must not move a
     stepped agent along."""
-    if getattr(cluster, "mode", None) == "step":
-        cluster.run_until_idle()
+    cluster.settle()
 
 
-def find_job(cluster: Any, job_id: str, namespace: str = "default") -> Job:
+def find_job(cluster: Cluster, job_id: str, namespace: str = "default") -> Job:
     """By exact ID, else by unique prefix (as ``nomad job status <prefix>``)."""
     try:
         return cluster.job(job_id, namespace)
@@ -56,14 +56,14 @@ def find_job(cluster: Any, job_id: str, namespace: str = "default") -> Job:
     raise prefix.not_found("jobs", job_id)
 
 
-def job_list(cluster: Any) -> list[dict[str, Any]]:
+def job_list(cluster: Cluster) -> list[dict[str, Any]]:
     """Every job as list JSON: a remote's stubs in one request, the agent's jobs."""
-    if hasattr(cluster, "job_stubs"):
-        return cluster.job_stubs()
-    return [j.to_api() for j in cluster.jobs()]
+    if cluster.in_process:
+        return [j.to_api() for j in cluster.jobs()]
+    return cluster.job_stubs()  # type: ignore[attr-defined]
 
 
-def alloc_list(cluster: Any, job: Job) -> list[Allocation]:
+def alloc_list(cluster: Cluster, job: Job) -> list[Allocation]:
     """A job's allocations for a table: a remote's list stubs (one request, not one per
     allocation), the agent's allocations."""
     if is_in_process(cluster):
@@ -71,37 +71,37 @@ def alloc_list(cluster: Any, job: Job) -> list[Allocation]:
     return cluster.allocs(job.id, job.namespace or "default", full=False)
 
 
-def node_list(cluster: Any) -> list[Node]:
+def node_list(cluster: Cluster) -> list[Node]:
     return cluster.nodes() if is_in_process(cluster) else cluster.nodes(full=False)
 
 
-def job_summary(cluster: Any, job: Job) -> Optional[dict[str, Any]]:
+def job_summary(cluster: Cluster, job: Job) -> Optional[dict[str, Any]]:
     try:
         return cluster.job_summary(job.id, job.namespace or "default").to_api()
     except KeyError:
         return None
 
 
-def job_versions(cluster: Any, job: Job) -> list[Job]:
+def job_versions(cluster: Cluster, job: Job) -> list[Job]:
     """Every version, newest first."""
     return cluster.job_versions(job.id, job.namespace or "default")
 
 
-def eval_allocations(cluster: Any, ev: Evaluation) -> list[Allocation]:
+def eval_allocations(cluster: Cluster, ev: Evaluation) -> list[Allocation]:
     return cluster.eval_allocations(ev.id)
 
 
-def node_allocations(cluster: Any, node_id: str) -> list[Allocation]:
+def node_allocations(cluster: Cluster, node_id: str) -> list[Allocation]:
     return cluster.node_allocations(node_id)
 
 
-def deployment(cluster: Any, deployment_id: str) -> Optional[Deployment]:
+def deployment(cluster: Cluster, deployment_id: str) -> Optional[Deployment]:
     for d in cluster.deployments():
         if d.id == deployment_id:
             return d
     return None
 
 
-def latest_deployment(cluster: Any, job: Job) -> Optional[Deployment]:
+def latest_deployment(cluster: Cluster, job: Job) -> Optional[Deployment]:
     found = [d for d in cluster.deployments(job.id) if d.namespace == (job.namespace or "default")]
     return max(found, key=lambda d: d.create_index) if found else None

@@ -120,13 +120,12 @@ class Dashboard(widgets.VBox):
     def _subscribe(self) -> Callable[[], None]:
         """Wake the refresher on every commit (the feed's callback must be quick); a
         cluster read over HTTP has no feed here, so it is read every ``poll`` seconds."""
-        state = getattr(self.cluster, "state", None)
-        if state is None or not hasattr(state, "subscribe"):
+        if not self.cluster.in_process:
             self._refresher.every = self._poll
             self._refresher.poke()  # it may be waiting without a timeout
             return lambda: None
         self._refresher.every = None
-        return state.subscribe(lambda _events: self._refresher.poke())
+        return self.cluster.subscribe(lambda _events: self._refresher.poke())
 
     def _agent_changed(self, new: Any) -> None:
         """The kernel's agent was replaced (``%nomad agent -dev ...``): follow it."""

@@ -63,12 +63,11 @@ def settle(a: Any, timeout: float = SETTLE_TIMEOUT) -> None:
     """
     if getattr(a, "mode", None) != "auto":
         return
-    state = a.state
     seen = None
     deadline = time.monotonic() + timeout
     while True:
-        index = state.index
-        allocs = state.allocs()
+        index = a.index
+        allocs = a.allocs()
         if not any(_in_motion(x) for x in allocs):
             return
         progress = max((x.modify_index for x in allocs), default=0)
@@ -76,7 +75,7 @@ def settle(a: Any, timeout: float = SETTLE_TIMEOUT) -> None:
             seen, deadline = progress, time.monotonic() + timeout
         if time.monotonic() >= deadline:
             return
-        state.wait_for_index(index, timeout=max(deadline - time.monotonic(), 0))
+        a.wait_for_index(index, timeout=max(deadline - time.monotonic(), 0))
 
 
 class UsageError(Exception):

@@ -209,7 +209,7 @@ def describe(a: Any, started_in: Optional[float] = None) -> str:
 
     Said once, plainly: without a Docker engine the labs use exec and simulated nodes.
     """
-    if not hasattr(a, "state"):  # nl.connect(...): a cluster this kernel only talks to
+    if not a.in_process:  # nl.connect(...): a cluster this kernel only talks to
         nodes = a.nodes()
         return (f"nomadlab: the magics and the dashboard talk to the cluster at {a.address} "
                 f"(index {a.index}, {len(nodes)} node(s)); it runs on its own, outside this "
@@ -217,7 +217,7 @@ def describe(a: Any, started_in: Optional[float] = None) -> str:
     started_in = _session.started_in if started_in is None and a is _session.agent else started_in
     took = f" in {started_in:.2f} s" if started_in else ""
     lines = [f"nomadlab dev agent ready{took}: mode {a.mode}, seed {a.seed}"]
-    lines.append(f"  server     in this kernel (state index {a.state.index})")
+    lines.append(f"  server     in this kernel (state index {a.index})")
     docker_missing = ""
     nodes = sorted(a.nodes(), key=lambda n: (n.attributes.get("nomadlab.simulated") == "true",
                                               n.name))

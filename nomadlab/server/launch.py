@@ -14,6 +14,7 @@ import binascii
 import dataclasses
 from typing import Optional
 
+from ..errors import Invalid
 from ..structs import Job
 
 __all__ = ["DISPATCH_PAYLOAD_SIZE_LIMIT", "dispatched_job", "periodic_child"]
@@ -31,33 +32,33 @@ def _payload_bytes(payload: Optional[str]) -> bytes:
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"Payload is not valid base64: {exc}") from None
+        raise Invalid(f"Payload is not valid base64: {exc}") from None
 
 
 def validate_dispatch(job: Job, payload: Optional[str], meta: dict[str, str]) -> None:
     """Raise ValueError with Nomad's message when a dispatch request breaks the job's rules."""
     if job.parameterized_job is None or job.dispatched:
-        raise ValueError(f'Specified job "{job.id}" is not a parameterized job')
+        raise Invalid(f'Specified job "{job.id}" is not a parameterized job')
     if job.stop:
-        raise ValueError(f'Specified job "{job.id}" is stopped')
+        raise Invalid(f'Specified job "{job.id}" is stopped')
     rules = job.parameterized_job
     data = _payload_bytes(payload)
     mode = rules.payload or "optional"
     if mode == "required" and not data:
-        raise ValueError("Payload is not provided but required by parameterized job")
+        raise Invalid("Payload is not provided but required by parameterized job")
     if mode == "forbidden" and data:
-        raise ValueError("Payload provided but forbidden by parameterized job")
+        raise Invalid("Payload provided but forbidden by parameterized job")
     if len(data) > DISPATCH_PAYLOAD_SIZE_LIMIT:
-        raise ValueError(f"Payload exceeds maximum size; {len(data)} > "
+        raise Invalid(f"Payload exceeds maximum size; {len(data)} > "
                          f"{DISPATCH_PAYLOAD_SIZE_LIMIT}")
     allowed = set(rules.meta_required) | set(rules.meta_optional)
     unpermitted = sorted(k for k in meta if k not in allowed)
     if unpermitted:
-        raise ValueError("Dispatch request included unpermitted metadata keys: "
+        raise Invalid("Dispatch request included unpermitted metadata keys: "
                          f"[{' '.join(unpermitted)}]")
     missing = sorted(k for k in rules.meta_required if k not in meta)
     if missing:
-        raise ValueError(f"Dispatch did not provide required meta keys: [{' '.join(missing)}]")
+        raise Invalid(f"Dispatch did not provide required meta keys: [{' '.join(missing)}]")
 
 
 def dispatched_job(parent: Job, payload: Optional[str], meta: dict[str, str], now_ns: int,

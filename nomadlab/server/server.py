@@ -228,7 +228,7 @@ class Server:
         with self._lock:
             job = self._existing_job(namespace, job_id)
             if job.is_periodic or job.is_parameterized:
-                raise ValueError("can't evaluate periodic or parameterized job")
+                raise Invalid("can't evaluate periodic or parameterized job")
             return self._enqueue([self._new_eval(job, "job-register")])[0]
 
     def scale_job(self, namespace: str, job_id: str, group: str, count: int,
@@ -237,12 +237,12 @@ class Server:
         with self._lock:
             job = self._existing_job(namespace, job_id)
             if job.stop:
-                raise ValueError("job is stopped; cannot scale")
+                raise Invalid("job is stopped; cannot scale")
             if count < 0:
-                raise ValueError("scaling action count can't be negative")
+                raise Invalid("scaling action count can't be negative")
             groups = [g for g in job.task_groups if g.name == group]
             if not groups:
-                raise ValueError(f'task group "{group}" specified for scaling does not exist '
+                raise Invalid(f'task group "{group}" specified for scaling does not exist '
                                  "in job")
             scaled = dataclasses.replace(job, task_groups=[
                 dataclasses.replace(g, count=count) if g.name == group else g
@@ -255,10 +255,10 @@ class Server:
         with self._lock:
             current = self._existing_job(namespace, job_id)
             if enforce_prior_version is not None and current.version != enforce_prior_version:
-                raise ValueError(f"Current job has version {current.version}; enforcing "
+                raise Invalid(f"Current job has version {current.version}; enforcing "
                                  f"version {enforce_prior_version}")
             if version == current.version:
-                raise ValueError(f"can't revert to current version {version}")
+                raise Invalid(f"can't revert to current version {version}")
             old = self.state.job_by_version(namespace, job_id, version)
             if old is None:
                 raise ObjectNotFound(f'job "{job_id}" in namespace "{namespace}" at version '
@@ -282,7 +282,7 @@ class Server:
         with self._lock:
             parent = self._existing_job(namespace, job_id)
             if not parent.is_periodic or parent.stop:
-                raise ValueError("can't force launch non-periodic job")
+                raise Invalid("can't force launch non-periodic job")
             return self._launch_periodic(parent, self.clock())
 
     def _launch_periodic(self, parent: Job, launch_ns: int) -> tuple[Job, Evaluation]:
@@ -707,12 +707,12 @@ def _check_index(current: Optional[Job], expected: int) -> None:
     """Refuse a register whose ``-check-index`` no longer matches (Nomad's messages)."""
     if current is None:
         if expected != 0:
-            raise ValueError(f"{ENFORCE_INDEX_PREFIX} {expected}: job does not exist")
+            raise Invalid(f"{ENFORCE_INDEX_PREFIX} {expected}: job does not exist")
         return
     if expected == 0:
-        raise ValueError(f"{ENFORCE_INDEX_PREFIX} 0: job already exists")
+        raise Invalid(f"{ENFORCE_INDEX_PREFIX} 0: job already exists")
     if current.job_modify_index != expected:
-        raise ValueError(f"{ENFORCE_INDEX_PREFIX} {expected}: job exists with conflicting "
+        raise Invalid(f"{ENFORCE_INDEX_PREFIX} {expected}: job exists with conflicting "
                          f"job modify index: {current.job_modify_index}")
 
 

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
+from ..errors import Invalid, NotFound
 from pyrsistent import PMap, PSet, pmap, pset, pvector
 
 from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken, Allocation,
@@ -54,11 +55,11 @@ PREFIX_TABLES = ("jobs", "evals", "allocs", "nodes", "deployments", "acl_policie
                  "acl_tokens")
 
 
-class StateError(Exception):
+class StateError(Invalid):
     """A write the state store refuses; nothing of that transaction was committed."""
 
 
-class ObjectNotFound(StateError):
+class ObjectNotFound(NotFound, StateError):
     """A write named an object (job, node, ...) the state store does not hold."""
 
 

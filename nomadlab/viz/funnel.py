@@ -31,7 +31,7 @@ from ..structs.trace import (
     NodeTrace,
     PlacementTrace,
 )
-from ..structs import AllocMetric
+from ..structs import Allocation, AllocMetric, Evaluation
 
 __all__ = [
     "METRIC_ONLY_NOTE",
@@ -90,13 +90,13 @@ def _resolve(source: Source, eval_id: Optional[str], task_group: Optional[str],
         return _Placement(source, source.metric(), eval_id or "", source.chosen or "")
     if isinstance(source, EvalTrace):
         return _from_trace(source, task_group, placement)
-    if hasattr(source, "metrics") and hasattr(source, "node_id"):  # an Allocation
+    if isinstance(source, Allocation):
         if source.metrics is None:
             raise ValueError(f"allocation {source.id[:8]} has no metrics")
         return _Placement(None, source.metrics, source.eval_id, source.node_id)
-    if hasattr(source, "failed_tg_allocs"):  # an Evaluation
+    if isinstance(source, Evaluation):
         return _from_evaluation(source, None, task_group, placement)
-    if hasattr(source, "eval") and eval_id is not None:  # an agent
+    if eval_id is not None:  # a cluster (the agent, nl.connect): read the evaluation
         return _from_evaluation(source.eval(eval_id), source, task_group, placement)
     raise TypeError("expected an agent and an eval ID, an EvalTrace, a PlacementTrace, "
                     f"an Evaluation, an Allocation or an AllocMetric, not {type(source).__name__}")

@@ -130,7 +130,14 @@ def read_source(c: Any, index: Optional[int] = None) -> Source:
         if index is not None:
             raise ValueError("API JSON holds one state; index applies only to an agent")
         return _from_api(c)
-    state = getattr(c, "state", c)
+    from ..cluster import ClusterView
+    if isinstance(c, ClusterView):
+        if index is not None and index != c.index:
+            raise ValueError(f"this view is of index {c.index}; read the agent at {index}")
+        return _from_state(c.snapshot)
+    if getattr(c, "in_process", False):  # the agent: a view of it, now or at ``index``
+        return _from_state(c.at(index).snapshot)
+    state = c  # a state store or snapshot handed in directly
     if index is not None:
         state = state.snapshot_at(index)
     return _from_state(state)

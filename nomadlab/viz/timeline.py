@@ -45,15 +45,14 @@ class Timeline:
 
 def timeline(c: Any, job_id: Optional[str] = None) -> Timeline:
     """Segments and task-event markers for every allocation (of ``job_id``)."""
-    state = getattr(c, "state", None)
-    if state is None or not hasattr(state, "history"):
+    if not getattr(c, "in_process", False):  # a remote cluster keeps no state history
         return _from_task_events(c, job_id)
-    nodes = {n.id: n.name for n in state.nodes()}
+    nodes = {n.id: n.name for n in c.nodes()}
     open_: dict[str, Segment] = {}
     seen_events: dict[str, int] = {}
     result = Timeline()
-    last = state.index
-    for index, events in state.history():
+    last = c.index
+    for index, events in c.history():
         for ev in events:
             alloc = ev.payload if ev.topic == "Allocation" else None
             if alloc is None or (job_id and alloc.job_id != job_id):

@@ -36,7 +36,7 @@ def _state(agent: Any) -> Any:
     evaluations exist, the scheduler's settings, each node's drain and eligibility.
     (Statuses move by themselves as the scheduler and clients work; these do not.)"""
     return (sorted((j.namespace, j.id, j.version, j.stop) for j in agent.jobs()),
-            len(agent.evals()), agent.state.scheduler_config().to_api(),
+            len(agent.evals()), agent.server.state.scheduler_config().to_api(),
             [(n.id, n.drain_strategy, n.scheduling_eligibility) for n in agent.nodes()])
 
 

@@ -212,7 +212,7 @@ def test_operator_scheduler_configuration(cluster) -> None:
     assert config["SchedulerConfig"]["SchedulerAlgorithm"] == "binpack"
     r = api.put("/v1/operator/scheduler/configuration", json={"SchedulerAlgorithm": "spread"})
     assert r.status_code == 200 and r.json()["Updated"] is True
-    assert agent.state.scheduler_config().scheduler_algorithm == "spread"
+    assert agent.server.state.scheduler_config().scheduler_algorithm == "spread"
     stale = config["SchedulerConfig"]["ModifyIndex"]
     r = api.put("/v1/operator/scheduler/configuration", params={"cas": str(stale)},
                 json={"SchedulerAlgorithm": "binpack"})
@@ -220,4 +220,4 @@ def test_operator_scheduler_configuration(cluster) -> None:
     r = api.put("/v1/operator/scheduler/configuration", json={"SchedulerAlgorithm": "random"})
     assert r.status_code == 400 and "invalid scheduler algorithm" in r.text
     api.put("/v1/operator/scheduler/configuration", json={"SchedulerAlgorithm": "binpack"})
-    assert agent.state.scheduler_config().scheduler_algorithm == "binpack"
+    assert agent.server.state.scheduler_config().scheduler_algorithm == "binpack"

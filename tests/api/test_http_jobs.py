@@ -145,7 +145,7 @@ def test_parse_and_validate(cluster) -> None:
 
 def test_bad_register_bodies_get_400_with_a_message(cluster) -> None:
     agent, api = cluster
-    before = agent.state.table_index("jobs", "job_versions", "evals")
+    before = agent.server.state.table_index("jobs", "job_versions", "evals")
     cases = [
         (dict(data="{not json"), "Failed to decode request body"),
         (dict(data=""), "Request body is empty"),
@@ -163,7 +163,7 @@ def test_bad_register_bodies_get_400_with_a_message(cluster) -> None:
         assert message in r.text, (kwargs, r.text)
     r = api.post("/v1/job/other", json={"Job": job_api("mismatch")})
     assert r.status_code == 400 and r.text == "Job ID does not match name"
-    assert agent.state.table_index("jobs", "job_versions", "evals") == before  # no job written
+    assert agent.server.state.table_index("jobs", "job_versions", "evals") == before  # no job written
 
 
 def test_enforce_index_and_preserve_counts(cluster) -> None:

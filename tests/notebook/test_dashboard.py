@@ -119,7 +119,7 @@ def test_step_buttons_move_the_server_and_the_views_follow(step_cluster, dash_fa
     assert d.progress.bar.bar_style == "success" and d.progress.bar.value == d.progress.bar.max
     allocs = c.allocs("sleepy")
     assert len(allocs) == 2
-    until(lambda: d.index == c.state.index)  # clients report on their own; the feed follows
+    until(lambda: d.index == c.index)  # clients report on their own; the feed follows
     jobs = d.cluster_view.jobs.value
     assert "sleepy" in jobs and all(a.id[:8] in jobs for a in allocs)
     assert d.cluster_view.topology.value != empty_topology, "the topology is redrawn"
@@ -137,11 +137,11 @@ def test_a_refresh_only_reads(step_cluster, dash_factory) -> None:
     c.submit(SLEEP_JOB % 1)
     c.run_until_idle()
     d = dash_factory(c)
-    before = c.state.index
+    before = c.index
     for tab in range(len(d.panels)):
         d.tabs.selected_index = tab
         d.refresh()
-    assert c.state.index == before
+    assert c.index == before
 
 
 def test_auto_mode_dashboard_follows_the_change_feed(auto_cluster, dash_factory) -> None:
@@ -152,7 +152,7 @@ def test_auto_mode_dashboard_follows_the_change_feed(auto_cluster, dash_factory)
     c.submit(SLEEP_JOB % 1)  # not through the dashboard: it must notice by itself
     until(lambda: allocs_shown(d, "running") == 1)
     assert d.index > first
-    until(lambda: d.index == c.state.index)
+    until(lambda: d.index == c.index)
 
 
 def test_inspector_shows_trace_funnel_and_why_not(step_cluster, dash_factory) -> None:
@@ -193,13 +193,13 @@ def test_inspector_on_a_placement_failure(step_cluster, dash_factory) -> None:
 
 def test_history_scrubber_draws_the_past(step_cluster, dash_factory) -> None:
     c = step_cluster
-    before_job = c.state.index
+    before_job = c.index
     c.submit(SLEEP_JOB % 2)
     c.run_until_idle()
     d = dash_factory(c)
     d.tabs.selected_index = d.panels.index(d.history)
     h = d.history
-    assert h.job_id == "sleepy" and h.index == c.state.index == h.slider.max
+    assert h.job_id == "sleepy" and h.index == c.index == h.slider.max
     now = h.graph.value
     assert png_size(now)[0] > 300 and "(now)" in h.caption.value
     h.slider.value = before_job
@@ -208,7 +208,7 @@ def test_history_scrubber_draws_the_past(step_cluster, dash_factory) -> None:
     h.slider.value = registered
     past = h.graph.value
     assert past and past != now and "(the past)" in h.caption.value
-    h.slider.value = c.state.index
+    h.slider.value = c.index
     h.slider.value = registered
     assert h.graph.value == past, "the same index draws the same picture"
 
@@ -224,12 +224,12 @@ def test_history_follows_new_states_only_at_the_newest_index(step_cluster, dash_
     pinned = h.index
     c.stop("sleepy")
     c.run_until_idle()
-    until(lambda: h.slider.max == c.state.index)  # the change feed refreshes the tab
+    until(lambda: h.slider.max == c.index)  # the change feed refreshes the tab
     assert h.index == pinned, "a past index stays put"
     h.slider.value = h.slider.max
     c.submit(SLEEP_JOB % 1)
     c.run_until_idle()
-    until(lambda: h.index == c.state.index)  # at the newest index it moves with the state
+    until(lambda: h.index == c.index)  # at the newest index it moves with the state
 
 
 def test_job_editor_validate_shows_the_caret(step_cluster, dash_factory) -> None:
@@ -334,6 +334,6 @@ def test_a_new_dashboard_on_the_same_cluster_supersedes_the_old_one(step_cluster
     shown = first.index
     c.submit(SLEEP_JOB % 1)
     c.run_until_idle()
-    until(lambda: second.index == c.state.index)
+    until(lambda: second.index == c.index)
     assert first.index == shown, "the older one no longer follows"
     assert "not refreshing" in first.header.value

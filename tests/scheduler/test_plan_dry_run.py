@@ -20,13 +20,13 @@ def c() -> Agent:
 
 
 def test_plan_of_a_new_job_commits_nothing(c: Agent) -> None:
-    index = c.state.index
+    index = c.index
     answer = c.plan(job_hcl(count=3, memory=512))
     assert answer["Annotations"]["DesiredTGUpdates"]["api"]["Place"] == 3
     assert answer["FailedTGAllocs"]["api"]["DimensionExhausted"] == {"memory": 1}
     assert answer["Diff"]["Type"] == "Added" and answer["JobModifyIndex"] == 0
     assert [e["Status"] for e in answer["CreatedEvals"]] == ["blocked"]
-    assert c.state.index == index and not c.allocs() and not c.evals()
+    assert c.index == index and not c.allocs() and not c.evals()
 
 
 def test_what_if_with_edited_nodes(c: Agent) -> None:

@@ -30,7 +30,7 @@ def test_plan_applier_rejects_a_node_that_filled_up_meanwhile() -> None:
         assert c.step().stage == "plan-submitted"
         # Another scheduler commits first and takes most of the node's memory.
         other = nl.parse_job(job_hcl(job_id="other", memory=768))
-        c.state.upsert_allocs([Allocation(
+        c.server.state.upsert_allocs([Allocation(
             id="squatter", name="other.api[0]", namespace="default", node_id=node.id,
             node_name=node.name, job_id="other", job=other, task_group="api",
             allocated_resources=allocated_resources_for(other.task_groups[0]),
@@ -75,11 +75,11 @@ def test_trace_renders_as_text_and_html() -> None:
 
 def test_history_lets_a_notebook_go_back_in_time() -> None:
     with nl.dev(clients=1, mode="step", seed=2) as c:
-        before = c.state.index
+        before = c.index
         c.submit(job_hcl(count=2, memory=64))
         c.run_until_idle()
-        assert c.state.snapshot_at(before).allocs("web") == []
-        assert len(c.state.snapshot().allocs("web")) == 2
+        assert c.server.state.snapshot_at(before).allocs("web") == []
+        assert len(c.server.state.snapshot().allocs("web")) == 2
 
 
 def test_stopping_a_job_stops_its_allocs_and_frees_capacity() -> None:
@@ -110,14 +110,14 @@ def test_plan_applier_lets_updates_of_finished_allocs_through_on_a_down_node() -
         c.run_until_idle()
         (alloc,) = c.allocs("web")
         c.server.update_allocs_from_client([dataclasses.replace(alloc, client_status="failed")])
-        c.state.update_node_status(alloc.node_id, "down")
+        c.server.state.update_node_status(alloc.node_id, "down")
         failed = c.alloc(alloc.id)
         plan = Plan(node_allocation={alloc.node_id: [dataclasses.replace(
             failed, followup_eval_id="next")]})
-        result, reasons = evaluate_plan(c.state.snapshot(), plan)
+        result, reasons = evaluate_plan(c.server.state.snapshot(), plan)
         assert result.rejected_nodes == [] and reasons == {}
         fresh = dataclasses.replace(failed, id="new", client_status="pending")
-        result, reasons = evaluate_plan(c.state.snapshot(),
+        result, reasons = evaluate_plan(c.server.state.snapshot(),
                                         Plan(node_allocation={alloc.node_id: [fresh]}))
         assert result.rejected_nodes == [alloc.node_id] and "down" in reasons[alloc.node_id]
 

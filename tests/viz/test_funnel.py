@@ -40,7 +40,7 @@ job "web" {
 
 @pytest.fixture
 def scenario():
-    c = dev(clients=0, mode="step", seed=1)
+    c = dev(clients=0, mode="step", seed=0)
     c.add_node("win", cpu=4000, memory=4096, attributes={"kernel.name": "windows"})
     c.add_node("tiny", cpu=4000, memory=256)
     c.add_node("n1", cpu=4000, memory=4096)

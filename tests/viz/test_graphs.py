@@ -38,13 +38,13 @@ def job_hcl(count: int, cpu: int = 100, memory: int = 64) -> str:
 @pytest.fixture()
 def scenario():
     """3 nodes, web x4, then web x5 (a new version), then node "a" goes down."""
-    c = nl.dev(clients=0, mode="step", seed=1)
+    c = nl.dev(clients=0, mode="step", seed=0)
     try:
         for name in ("a", "b", "c"):
             c.add_node(name, cpu=4000, memory=4096)
         c.submit(job_hcl(4))
         c.run_until_idle()
-        first = c.state.index
+        first = c.index
         c.submit(job_hcl(5))
         c.run_until_idle()
         c.node_down("a")
@@ -117,7 +117,7 @@ def api_json(state) -> dict:
 
 def test_api_json_gives_the_same_graph(scenario) -> None:
     c, _ = scenario
-    state = c.state.snapshot()
+    state = c.server.state.snapshot()
     from_agent = viz.job_graph(state, "web")
     from_json = viz.job_graph(api_json(state), "web")
     assert viz.kind_counts(from_json) == viz.kind_counts(from_agent)
@@ -139,8 +139,8 @@ def test_snapshot_at_an_index_gives_the_earlier_graph(scenario) -> None:
 
 def test_diff_lists_added_stopped_and_updated(scenario) -> None:
     c, first = scenario
-    d = viz.diff(c, first, c.state.index)
-    before = {a.id for a in c.state.snapshot_at(first).allocs("web")}
+    d = viz.diff(c, first, c.index)
+    before = {a.id for a in c.server.state.snapshot_at(first).allocs("web")}
     after = {a.id for a in c.allocs("web")}
     assert {e["id"] for e in d["added"]} == after - before
     assert len(d["added"]) == 3
@@ -149,7 +149,7 @@ def test_diff_lists_added_stopped_and_updated(scenario) -> None:
     assert {e["id"] for e in d["stopped"]} == lost_from_before
     assert d["updated"] and all(e["before"] != e["after"] for e in d["updated"])
     assert not ({e["id"] for e in d["updated"]} & {e["id"] for e in d["stopped"]})
-    assert viz.diff(c, c.state.index, c.state.index)["added"] == []
+    assert viz.diff(c, c.index, c.index)["added"] == []
 
 
 def test_topology_sums_live_allocations_per_node(scenario) -> None:
@@ -198,16 +198,16 @@ def test_every_drawing_renders_under_agg_without_warnings(scenario) -> None:
         warnings.simplefilter("error")
         render(viz.draw(viz.job_graph(c, "web")))
         render(viz.draw(viz.job_graph(c, "web", index=first)))
-        render(viz.draw(viz.job_graph(api_json(c.state), "web")))
+        render(viz.draw(viz.job_graph(api_json(c.server.state), "web")))
         render(viz.draw_topology(c))
-        render(viz.draw_diff(viz.diff(c, first, c.state.index)))
+        render(viz.draw_diff(viz.diff(c, first, c.index)))
 
 
 def test_layout_is_stable_when_the_job_is_drawn_again(scenario) -> None:
     from nomadlab.viz.draw import _stable_layout
     c, _ = scenario
     assert _stable_layout(viz.job_graph(c, "web")) == _stable_layout(
-        viz.job_graph(api_json(c.state), "web"))
+        viz.job_graph(api_json(c.server.state), "web"))
 
 
 def test_a_blocked_eval_records_what_unblocked_it() -> None:

@@ -38,7 +38,7 @@ class HistoryScrubber(widgets.VBox):
 
     def _keeps_history(self) -> bool:
         """The in-process agent keeps past states; a cluster read over HTTP only its present."""
-        return hasattr(getattr(self.cluster, "state", None), "snapshot_at")
+        return self.cluster.in_process
 
     def set_cluster(self, cluster: Any) -> None:
         """Show another cluster (the kernel's agent was replaced)."""
@@ -48,9 +48,8 @@ class HistoryScrubber(widgets.VBox):
     def refresh(self) -> None:
         """Widen the slider to the states kept now; at the newest index, move with it."""
         if self._keeps_history():
-            state = self.cluster.state
-            kept = state.history()
-            newest = state.index
+            kept = self.cluster.history()
+            newest = self.cluster.index
             oldest = kept[0][0] if kept else newest
         else:
             newest = oldest = self.cluster.index
