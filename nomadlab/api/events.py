@@ -16,7 +16,6 @@ import json
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from ..server.events import Event, EventStreamOverflow
-from ..server.state import HistoryTruncated
 from .errors import HTTPError
 from .http import Request, Stream
 from .routes import handle
@@ -64,14 +63,8 @@ def event_stream(request: Request, cluster: "LocalCluster") -> Stream:
     topics = parse_topics(request.query.get("topic", []))
     namespace = request.namespace
     start = request.int_arg("index")
-    state = cluster.state
-    subscription = state.stream(maxsize=4096)   # first, so nothing falls between
-    backlog: list[Event] = []
-    if start > 0:
-        try:
-            backlog = state.events(start - 1)
-        except HistoryTruncated:  # as Nomad: begin at the closest index still kept
-            backlog = [ev for _, events in state.history() for ev in events]
+    subscription = cluster.stream(maxsize=4096)   # first, so nothing falls between
+    backlog: list[Event] = cluster.events_since(start - 1) if start > 0 else []
     closing = request.closing
 
     def encode(index: int, events: list[Event]) -> Optional[bytes]:

@@ -74,13 +74,6 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise _body_error(f"number {text[:40]} is out of range of a 64-bit float")
-    return value
-
-
 def _parse_constant(name: str) -> Any:
     raise _body_error(f"{name} is not a JSON value")
 
@@ -107,7 +100,7 @@ def decode_json(body: bytes) -> Any:
         raise _body_error(f"not UTF-8 (byte 0x{body[exc.start]:02x} at offset "
                           f"{exc.start})") from None
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+        value = json.loads(text, parse_int=_parse_int,
                            parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise _body_error(str(exc)) from None

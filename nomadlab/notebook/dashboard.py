@@ -156,7 +156,7 @@ class Dashboard(widgets.VBox):
         state = getattr(c, "state", None)
         index = state.index if state is not None else c.index
         running = sum(1 for a in c.allocs() if a.client_status == "running")
-        where = f"{html.escape(mode)} mode" if mode else html.escape(getattr(c, "address", ""))
+        where = f"{html.escape(mode)} mode" if c.in_process else html.escape(c.address)
         self.header.value = (
             f"<b>nomadlab</b> &nbsp; {where} &nbsp;|&nbsp; state index "
             f"<b>{index}</b> &nbsp;|&nbsp; {len(c.nodes())} node(s) &nbsp;|&nbsp; "

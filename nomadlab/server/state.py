@@ -649,6 +649,8 @@ class StateStore(_Reads):
             stored = existing if existing is not None and not job_spec_changed(existing, job) \
                 else self._txn_upsert_job(txn, copy.deepcopy(job))
             evals = [self._txn_upsert_eval(txn, ev) for ev in make_evals(stored)]
+            for ev in evals:  # an evaluation's event says EvaluationUpdated, as in Nomad
+                txn.record("Evaluation", ev.id, ev.namespace, ev, "EvaluationUpdated")
             return stored, evals
 
     def delete_job(self, namespace: str, job_id: str, purge: bool = False) -> Job:

@@ -242,7 +242,6 @@ def test_a_launched_child_keeps_its_slash(cluster) -> None:
     (b'{"Job": ' * 100_000, f"nested deeper than {MAX_DEPTH} levels"),
     (b'{"Job": {"ID": "caf\xe9"}}', "not UTF-8 (byte 0xe9 at offset 19)"),
     ('{"Job": {"ID": "x"}}'.encode("utf-16"), "not UTF-8"),
-    (b'{"Job": {"Priority": 1e400}}', "number 1e400 is out of range of a 64-bit float"),
     (b'{"Job": {"Priority": NaN}}', "NaN is not a JSON value"),
     (b'{"Job": {"Priority": ' + b"9" * 5000 + b"}}", "(5000 digits) is out of range"),
     (b'{"Job": ', "Expecting value"),
