@@ -111,3 +111,16 @@ def test_a_remote_cluster_is_read_as_it_is_now() -> None:
             assert r.explain("x") is None
         finally:
             r.close()
+
+
+def test_absurd_counts_are_refused_at_the_server_for_python_callers_too() -> None:
+    """The HTTP API validates bodies; a Job built in Python reaches the server directly."""
+    with nl.dev(clients=0, mode="step") as c:
+        job = nl.parse_job(JOB)
+        job.task_groups[0].count = 10**18
+        with pytest.raises(Invalid, match="limit of 10000"):
+            c.submit(job)
+        c.submit(JOB)
+        with pytest.raises(Invalid, match="limit of 10000"):
+            c.scale("web", "g", 10**18)
+        assert c.job("web").task_groups[0].count == 2

@@ -24,6 +24,7 @@ from ..structs.timestamps import parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
                        JobPlanResponse, Node, Plan)
 from ..errors import ClusterError, Invalid, NotFound
+from ..jobspec.validate import count_problem
 from ..structs import Identity, SchedulerConfig
 from ..structs.operator import SCHEDULER_ALGORITHMS
 from ..structs.trace import EvalTrace
@@ -185,6 +186,10 @@ class Server:
         ``enforce_index`` (``nomad job run -check-index N``) registers only if the job's
         JobModifyIndex is still ``N`` (0: only if the job does not exist yet).
         """
+        for group in job.task_groups:  # a Job built in Python skipped the job spec checks
+            problem = count_problem(group.count or 0)
+            if problem:
+                raise Invalid(f'task group "{group.name}": {problem}')
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -240,6 +245,8 @@ class Server:
                 raise Invalid("job is stopped; cannot scale")
             if count < 0:
                 raise Invalid("scaling action count can't be negative")
+            if count_problem(count):
+                raise Invalid(str(count_problem(count)))
             groups = [g for g in job.task_groups if g.name == group]
             if not groups:
                 raise Invalid(f'task group "{group}" specified for scaling does not exist '
