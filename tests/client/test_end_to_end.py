@@ -49,24 +49,6 @@ def c():
     agent.shutdown()
 
 
-@pytest.fixture(scope="module")
-def docker_engine():
-    import docker
-    try:
-        client = docker.from_env(timeout=5)
-        client.ping()
-    except Exception as err:  # noqa: BLE001 - any failure means no engine
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a Docker engine and none answers: {err}")
-        pytest.skip(f"no Docker engine: run drivers/start-docker.sh ({err})")
-    try:
-        client.images.get(IMAGE)
-    except Exception:  # noqa: BLE001
-        root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-        subprocess.run(["bash", os.path.join(root, "drivers", "build-images.sh")], check=True)
-    return client
-
-
 def test_exec_task_sees_its_nomad_variables(c) -> None:
     c.submit(job("env", "exec", 'command = "/bin/sh"\n args = ["-c", "env | grep ^NOMAD_ | '
                  'sort"]', type_="batch"))
@@ -184,7 +166,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_docker_job_serves_http_on_its_mapped_port(docker_engine) -> None:
+def test_docker_job_serves_http_on_its_mapped_port(engine) -> None:
     from nomadlab.drivers.docker import DockerDriver
     spec = f'''job "web" {{
   group "g" {{
@@ -307,7 +289,7 @@ def test_task_logs_rotate_by_size_and_alloc_logs_reads_them_in_order(c) -> None:
     assert out.endswith("END\n") and len(out) < 3_000_000
 
 
-def test_an_image_pull_shows_as_task_events(docker_engine) -> None:
+def test_an_image_pull_shows_as_task_events(engine) -> None:
     """No registry answers here, so the pull fails fast; the task still tells the story."""
     spec = '''job "pull" {
   type = "batch"
@@ -336,7 +318,7 @@ def test_an_image_pull_shows_as_task_events(docker_engine) -> None:
         assert "could not be pulled" in failure.display_message
 
 
-def test_a_restarted_client_finds_its_containers_again(docker_engine) -> None:
+def test_a_restarted_client_finds_its_containers_again(engine) -> None:
     from nomadlab.drivers.docker import DockerDriver
     spec = f'''job "box" {{
   group "g" {{
