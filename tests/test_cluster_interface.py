@@ -124,3 +124,20 @@ def test_absurd_counts_are_refused_at_the_server_for_python_callers_too() -> Non
         with pytest.raises(Invalid, match="limit of 10000"):
             c.scale("web", "g", 10**18)
         assert c.job("web").task_groups[0].count == 2
+
+
+def test_a_remote_cluster_is_followed_through_its_event_stream() -> None:
+    import queue
+    with nl.dev(clients=0, mode="step", http=0) as c:
+        c.add_node("n1")
+        r = nl.connect(c.http_addr)
+        seen: "queue.Queue[tuple[str, str]]" = queue.Queue()
+        stop = r.subscribe(lambda events: [seen.put((e.topic, e.key)) for e in events])
+        try:
+            c.submit(JOB)
+            got = set()
+            while ("Job", "web") not in got:
+                got.add(seen.get(timeout=30))  # bounded: fails, never hangs
+        finally:
+            stop()
+            r.close()

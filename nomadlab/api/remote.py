@@ -70,12 +70,12 @@ class Remote:
         """Nomad's event stream (``/v1/event/stream``) read on a thread; each frame's
         events are handed to ``callback``.  Returns the function that stops it."""
         stop = threading.Event()
+        start = self.index + 1  # from the next commit on, even if it lands before we connect
 
         def follow() -> None:
             buffered = ""
             try:
-                for chunk in self.client.stream_text("/v1/event/stream",
-                                                     index=self._index or None):
+                for chunk in self.client.stream_text("/v1/event/stream", index=start):
                     if stop.is_set():
                         return
                     buffered += chunk
