@@ -18,7 +18,7 @@ import signal
 import threading
 from typing import Any, Callable
 
-__all__ = ["EXIT_KILL_TIMEOUT", "install", "stopping"]
+__all__ = ["EXIT_KILL_TIMEOUT", "install", "stopping", "in_kernel"]
 
 #: Seconds each task gets to stop when its kernel exits: well inside the 2.5 s before the
 #: kernel manager's SIGTERM, so the SIGKILL at 5 s never finds the agent still stopping.
@@ -35,7 +35,7 @@ def install(stop_agent: Callable[[], None]) -> None:
     process or a test runner keeps its own handling of SIGTERM.
     """
     global _installed
-    if _installed or not _in_kernel() or threading.current_thread() is not threading.main_thread():
+    if _installed or not in_kernel() or threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGTERM)
 
@@ -56,7 +56,7 @@ def stopping() -> None:
     _stopping.set()
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
     """True in an IPython kernel (ipykernel's shell has a ``kernel``), not in a terminal."""
     try:
         from IPython import get_ipython

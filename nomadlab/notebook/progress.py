@@ -12,6 +12,8 @@ from typing import Any, Iterable, Iterator, Optional, TypeVar
 
 import ipywidgets as widgets
 
+from .kernel_exit import in_kernel
+
 __all__ = ["ProgressBar", "track"]
 
 T = TypeVar("T")
@@ -47,20 +49,11 @@ class ProgressBar(widgets.HBox):
         self.label.value = f"{self._what}: {self.bar.value}/{self.bar.max}"
 
 
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def track(items: Iterable[T], total: Optional[int] = None, description: str = "") -> Iterator[T]:
     """Yield ``items``, showing how many are done (a bar in a notebook, nothing elsewhere)."""
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    if not _in_kernel():
+    if not in_kernel():
         yield from items
         return
     from IPython.display import display
