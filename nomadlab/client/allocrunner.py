@@ -236,7 +236,10 @@ class AllocRunner:
                                  task_dir=self.dir.local(task.name),
                                  secrets_dir=self.dir.secrets(task.name), region=self.region)
             try:
-                write_templates(task, env, self.node, self.dir.task_dir(task.name))
+                write_templates(task, env, self.node, self.dir.task_dir(task.name),
+                                catalog=getattr(self._shared.server, "state", None)
+                                if self._shared is not None else None,
+                                namespace=self.alloc.namespace)
             except (TemplateError, OSError) as err:
                 runner = self.runners[task.name]
                 runner.emit(event("Setup Failure", self._clock(), f"failed to render template:"
