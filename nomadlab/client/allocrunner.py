@@ -60,7 +60,8 @@ class AllocRunner:
         if services is not None:
             self.services = AllocServices(alloc, node, services.server, services.checks,
                                           self._service_env, simulated=services.simulated,
-                                          on_check=self._check_result)
+                                          on_check=self._check_result,
+                                          restart=self._restart_for_check)
         self._tracker: Optional[HealthTracker] = None
         self._health: Optional[AllocDeploymentStatus] = None
         self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
@@ -156,6 +157,14 @@ class AllocRunner:
                 if task in self.runners:
                     self.runners[task].emit(event("Alloc Unhealthy", now, message))
         self._changed()
+
+    def _restart_for_check(self, task: str, reason: str) -> None:
+        """A check's check_restart gave up on it: restart its task, or every main task
+        for a group service (Nomad restarts the allocation)."""
+        names = [task] if task else [t.name for t in self.group.tasks if not t.lifecycle]
+        for name in names:
+            if name in self.runners:
+                self.runners[name].restart(reason)
 
     def _service_env(self, task: str) -> dict[str, str]:
         """The environment a service's name and tags are interpolated with."""

@@ -154,9 +154,9 @@ def _service_problems(service: Any) -> list[str]:
         elif check.address_mode not in ("", "host"):
             problems.append(f'{label}address_mode "{check.address_mode}" is not modelled by '
                             "nomadlab (tasks use host networking); use host")
-        if check.check_restart is not None and check.check_restart.limit:
-            problems.append(f"{label}check_restart is not acted on by nomadlab's client; "
-                            "remove it (a failing check fails the deployment instead)")
+        if check.check_restart is not None and check.on_update == "ignore":
+            problems.append(f'{label}on_update value "ignore" is not compatible with '
+                            "check_restart")
         if check.success_before_passing:
             problems.append(f"{label}success_before_passing may only be set for Consul "
                             "service checks")

@@ -261,3 +261,33 @@ def test_a_docker_task_is_checked_through_its_port_mapping(engine, c) -> None:
     assert alloc.deployment_status.healthy is True
     (result,) = c.alloc_checks(alloc.id).values()
     assert result.output == "nomad: http ok"
+
+
+def test_check_restart_restarts_the_task_until_its_restart_policy_gives_up(c) -> None:
+    check = '''type = "http"
+        path = "/missing"
+        check_restart {
+          limit = 2
+          grace = "1s"
+        }'''
+    spec = web_job(check=check).replace('    migrate {', '''    restart {
+      attempts = 1
+      interval = "10m"
+      delay    = "1s"
+      mode     = "fail"
+    }
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+    migrate {''')
+    c.submit(spec)
+    (alloc,) = c.wait("web", "running")
+    (alloc,) = c.wait(alloc.id, "failed", timeout=90)
+    events = alloc.task_states["srv"].events
+    kinds = [e.type for e in events]
+    signaled = [e for e in events if e.type == "Restart Signaled"]
+    assert len(signaled) == 2
+    assert signaled[0].restart_reason == 'healthcheck: check "alive" unhealthy'
+    assert kinds.index("Restarting") > kinds.index("Restart Signaled")
+    assert kinds[-1] == "Not Restarting" and alloc.task_states["srv"].failed
