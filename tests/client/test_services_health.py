@@ -291,3 +291,26 @@ def test_check_restart_restarts_the_task_until_its_restart_policy_gives_up(c) ->
     assert signaled[0].restart_reason == 'healthcheck: check "alive" unhealthy'
     assert kinds.index("Restarting") > kinds.index("Restart Signaled")
     assert kinds[-1] == "Not Restarting" and alloc.task_states["srv"].failed
+
+
+def test_service_commands_list_show_and_delete(c) -> None:
+    import io
+    from nomadlab import commands
+
+    def run(*argv: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = commands.run(c, list(argv), out=out, err=err)
+        return code, out.getvalue() + err.getvalue()
+
+    assert run("service", "list") == (0, "No service registrations found\n")
+    c.submit(web_job())
+    (alloc,) = c.wait("web", "running")
+    (reg,) = until(c, lambda: c.service("web"))
+    assert run("service", "list") == (0, "Service Name  Tags\nweb           [v1,web]\n")
+    code, text = run("service", "info", "web")
+    assert code == 0 and text.splitlines()[1].split() == [
+        "web", f"127.0.0.1:{reg.port}", "[v1,web]", alloc.node_id[:8], alloc.id[:8]]
+    assert run("service", "delete", "web", reg.id) == (
+        0, "Successfully deleted service registration\n")
+    code, text = run("service", "delete", "web", "nope")
+    assert code == 1 and "service registration not found" in text
