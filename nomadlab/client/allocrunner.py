@@ -269,6 +269,7 @@ class AllocRunner:
             else:
                 runner.done.set()
                 runner.started.set()
+        self._changed()  # services registered again, checks running again
         self._watch_main(main)
         self._finish([])
 

@@ -314,3 +314,14 @@ def test_service_commands_list_show_and_delete(c) -> None:
         0, "Successfully deleted service registration\n")
     code, text = run("service", "delete", "web", "nope")
     assert code == 1 and "service registration not found" in text
+
+
+def test_a_restarted_client_runs_the_checks_of_the_tasks_it_reattached(c) -> None:
+    c.submit(web_job())
+    (alloc,) = c.wait("web", "running")
+    until(c, lambda: c.alloc_checks(alloc.id))
+    c.restart_client(alloc.node_id)
+    passing = until(c, lambda: [r for r in c.alloc_checks(alloc.id).values()
+                                if r.status == "success"])
+    assert passing[0].output == "nomad: http ok"
+    assert [r.alloc_id for r in c.service("web")] == [alloc.id]
