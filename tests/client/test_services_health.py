@@ -325,3 +325,12 @@ def test_a_restarted_client_runs_the_checks_of_the_tasks_it_reattached(c) -> Non
                                 if r.status == "success"])
     assert passing[0].output == "nomad: http ok"
     assert [r.alloc_id for r in c.service("web")] == [alloc.id]
+
+
+def test_a_check_with_on_update_ignore_is_run_but_does_not_decide_health(c) -> None:
+    c.submit(web_job(check='type = "http"\n path = "/missing"\n on_update = "ignore"'))
+    (alloc,) = c.wait("web", "running")
+    alloc = until(c, healthy_known(c, alloc.id))
+    assert alloc.deployment_status.healthy is True
+    (result,) = until(c, lambda: list(c.alloc_checks(alloc.id).values()))
+    assert (result.mode, result.status) == ("readiness", "failure")
