@@ -334,3 +334,8 @@ def test_a_check_with_on_update_ignore_is_run_but_does_not_decide_health(c) -> N
     assert alloc.deployment_status.healthy is True
     (result,) = until(c, lambda: list(c.alloc_checks(alloc.id).values()))
     assert (result.mode, result.status) == ("readiness", "failure")
+
+
+def test_plan_refuses_what_register_refuses(c) -> None:
+    with pytest.raises(Invalid, match="address_mode = driver may only be set for Consul"):
+        c.plan(web_job(check='type = "tcp"\n address_mode = "driver"'))
