@@ -90,3 +90,47 @@ def test_a_failed_task_makes_the_deployment_allocation_unhealthy_and_says_why(sh
     assert alloc.deployment_status.healthy is False
     unhealthy = [e for e in alloc.task_states["t"].events if e.type == "Alloc Unhealthy"]
     assert [e.display_message for e in unhealthy] == ["Unhealthy because of failed task"]
+
+
+def test_a_canary_is_registered_with_canary_tags_until_promoted() -> None:
+    import dataclasses
+    from nomadlab.client.services import AllocServices
+    from nomadlab.structs import AllocatedResources, AllocatedSharedResources, PortMapping
+
+    job = parse_job('''job "j" {
+  group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name        = "web"
+      provider    = "nomad"
+      port        = "http"
+      tags        = ["live"]
+      canary_tags = ["canary"]
+    }
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/sleep" }
+    }
+  }
+}''')
+    server = Server()
+    alloc = Allocation(id="a1", name="j.g[0]", job=job, job_id="j", task_group="g",
+                       node_id="n1", deployment_id="d1",
+                       deployment_status=AllocDeploymentStatus(canary=True),
+                       allocated_resources=AllocatedResources(shared=AllocatedSharedResources(
+                           ports=[PortMapping(label="http", value=23456, host_ip="127.0.0.1")])))
+    services = AllocServices(alloc, Node(id="n1", name="n1", datacenter="dc1"), server, None,
+                             lambda task: {})
+    services.sync(set(), group_running=True)
+    (reg,) = server.state.service_registrations()
+    assert (reg.tags, reg.port, reg.datacenter) == (["canary"], 23456, "dc1")
+    services.update(dataclasses.replace(alloc, deployment_status=AllocDeploymentStatus()))
+    services.sync(set(), group_running=True)
+    assert server.state.service_registrations()[0].tags == ["live"]
+    index = server.state.index
+    services.sync(set(), group_running=True)   # nothing changed: nothing written
+    assert server.state.index == index
+    services.stop()
+    assert server.state.service_registrations() == []
