@@ -18,12 +18,15 @@ the task keeps the host's filesystem, and two mechanisms keep it out of what is 
   client's state and other agents' data are simply not there.  Only then does the child
   drop to the task's user.
 
-Not covered: a task can look into ``/proc/<pid>/`` of another task running as the same
-user (its ``cwd``, ``root`` and ``environ``); Nomad closes that with a PID namespace per
-task, nomadlab does not.  The network is shared.
+* **A PID namespace per task**, as Nomad's exec driver has (see :mod:`.executor`): a
+  fresh ``/proc`` is mounted in the task's mount namespace, so ``ps`` and ``ls /proc``
+  show only the task's own processes, and a task can neither see nor signal the agent,
+  another task, or their ``/proc/<pid>/`` (``cwd``, ``environ``).
+
+Not covered: the network is shared.
 
 Where the client is root but may not mount (a container without ``CAP_SYS_ADMIN``), only
-ownership applies; the private data dir then also keeps the task from reaching its own
+ownership applies and there is no PID namespace; the private data dir then also keeps the task from reaching its own
 directory by absolute path (its working directory still works).  Where the client is not
 root it can neither switch users nor mount: tasks run as the client's user and see what it
 sees.  The node's ``driver.exec.isolation.description`` and each task's ``Driver`` event
@@ -44,13 +47,14 @@ from typing import Callable, Optional
 from .base import TaskConfig
 
 __all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_task_dirs",
-           "enter_mount_namespace"]
+           "enter_mount_namespace", "mount_proc"]
 
 #: The user an exec task runs as when the client is root and the task names none (Nomad's).
 DEFAULT_USER = "nobody"
 
-_CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
+_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
 _TASK_SUBDIRS = ("local", "secrets", "tmp")
 
 _libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked with
@@ -89,11 +93,12 @@ def private_root(alloc_root: str) -> str:
     return hidden
 
 
-def enter_mount_namespace(task: TaskConfig) -> Callable[[], None]:
-    """A ``preexec_fn`` step: a private mount namespace in which only this task's allocation
-    is left under the hidden directory (see the module docstring); runs as root."""
-    task_dir = os.path.realpath(task.task_dir)
-    alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(task.alloc_dir)]))
+def enter_mount_namespace(task_dir: str, alloc_dir: str) -> Callable[[], None]:
+    """A step for the task's process before exec: a private mount namespace in which only
+    this task's allocation is left under the hidden directory (see the module docstring);
+    runs as root."""
+    task_dir = os.path.realpath(task_dir)
+    alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(alloc_dir)]))
     hidden = private_root(alloc_root)
     parts = os.path.relpath(alloc_root, hidden).split(os.sep)
     steps = [os.path.join(hidden, *parts[:i]) for i in range(1, len(parts) + 1)]
@@ -114,6 +119,12 @@ def enter_mount_namespace(task: TaskConfig) -> Callable[[], None]:
         os.chdir(task_dir)  # the working directory, seen through the bind mount
 
     return enter
+
+
+def mount_proc() -> None:
+    """Mount a fresh ``/proc`` over the host's: in a new PID namespace it lists only that
+    namespace's processes.  Only in a private mount namespace (the host keeps its own)."""
+    _mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
 
 
 def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
@@ -139,9 +150,9 @@ def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
 
 
 def mount_namespace_available(refresh: bool = False) -> bool:
-    """Whether this client can give a task a private mount namespace (root, and the kernel
-    or the container this runs in allows ``unshare`` and ``mount``).  Probed once, by
-    running ``true`` the way a task would be started, and cached."""
+    """Whether this client can give a task a private mount namespace and a PID namespace
+    (root, and the kernel or the container this runs in allows ``unshare`` and ``mount``).
+    Probed once, by running ``true`` in both with a fresh ``/proc``, and cached."""
     global _available
     with _available_lock:
         if _available is None or refresh:
@@ -154,12 +165,15 @@ def _probe() -> bool:
         task_dir = os.path.join(root, "alloc-x", "t")
         os.makedirs(os.path.join(root, "alloc-x", "alloc"))
         os.mkdir(task_dir)
-        task = TaskConfig(id="probe/t", alloc_id="probe", task_name="t", job_id="probe",
-                          config={}, env={}, task_dir=task_dir,
-                          alloc_dir=os.path.join(root, "alloc-x", "alloc"),
-                          stdout_path=os.devnull, stderr_path=os.devnull)
+        enter = enter_mount_namespace(task_dir, os.path.join(root, "alloc-x", "alloc"))
+
+        def namespaces() -> None:
+            enter()
+            mount_proc()
+            _check(_libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+
         try:
-            return subprocess.run(["true"], preexec_fn=enter_mount_namespace(task),
+            return subprocess.run(["true"], preexec_fn=namespaces,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, timeout=10).returncode == 0
         except (OSError, subprocess.SubprocessError):

@@ -1,7 +1,7 @@
 """A real agent killed with SIGKILL and started again on its data dir: its client comes back
 as the same node, re-attaches to the exec tasks and Docker containers it left running (same
 pid, same container), and stops what the state no longer wants running; simulated nodes
-come back with their tasks."""
+come back with their tasks; a task's output written while no agent ran is served."""
 
 from __future__ import annotations
 
@@ -151,6 +151,77 @@ def test_exec_tasks_are_reattached_or_stopped_after_kill_9(tmp_path: Path,
     # the re-attached task is watched: stopping its job stops the very process
     assert api(port, "DELETE", "/v1/job/kept")[0] == 200
     wait_for("kept stopped", lambda: not pid_alive(*procs["kept"]), timeout=30)
+
+
+def counting_job(name: str) -> dict[str, Any]:
+    """A task that prints numbered lines until stopped (``seq`` paced by ``sleep``)."""
+    return parse_job(f'''job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      kill_timeout = "2s"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.02; done"]
+      }}
+      resources {{
+        cpu    = 20
+        memory = 32
+      }}
+    }}
+  }}
+}}''').to_api()
+
+
+def numbered(text: str) -> list[int]:
+    """The numbers of the complete lines (a line being written may be cut short)."""
+    return [int(line.split()[1]) for line in text.split("\n")[:-1] if line.startswith("line ")]
+
+
+def logs_api(port: int, alloc_id: str) -> str:
+    from urllib.request import urlopen
+    url = f"http://127.0.0.1:{port}/v1/client/fs/logs/{alloc_id}?task=t&type=stdout&plain=true"
+    with urlopen(url, timeout=30) as response:
+        return response.read().decode()
+
+
+def test_task_output_outlives_a_kill_9_of_the_agent(tmp_path: Path,
+                                                   cleanup: list[AgentProcess]) -> None:
+    """The task's executor, not the agent, holds its output: with the agent killed the
+    task keeps writing into its log files, and the restarted agent serves every line."""
+    data = tmp_path / "data"
+    port = free_port()
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert api(port, "PUT", "/v1/jobs", {"Job": counting_job("count")})[0] == 200
+    alloc = wait_for("count running", lambda: running_alloc(port, "count"))
+    wait_for("the first lines served", lambda: len(numbered(logs_api(port, alloc["ID"]))) > 5)
+    executor = handle(data, alloc["ID"])["state"]
+
+    agent.kill()
+    stdout = data / "client" / "client-1" / "alloc" / alloc["ID"] / "alloc" / "logs" / "t.stdout.0"
+    at_kill = len(numbered(stdout.read_text()))
+    wait_for("the task writing on with no agent",
+             lambda: len(numbered(stdout.read_text())) > at_kill + 20)
+    assert pid_alive(executor["pid"], executor["start_time"])
+
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert wait_for("count re-attached", lambda: running_alloc(port, "count"))["ID"] == alloc["ID"]
+    served = numbered(logs_api(port, alloc["ID"]))
+    assert served == list(range(len(served))), "a line was lost or repeated"
+    assert len(served) > at_kill + 20
+    assert handle(data, alloc["ID"])["state"]["pid"] == executor["pid"]
+
+    # still writing, still served; stopping the job ends the task and its executor
+    wait_for("new lines served", lambda: len(numbered(logs_api(port, alloc["ID"]))) > len(served))
+    assert api(port, "DELETE", "/v1/job/count")[0] == 200
+    wait_for("the executor gone", lambda: not pid_alive(executor["pid"], executor["start_time"]))
+    events = alloc_status(port, alloc["ID"])["TaskStates"]["t"]["Events"]
+    assert [e["Type"] for e in events].count("Started") == 1
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from nomadlab.drivers import DriverError, ExecDriver, Resources, TaskConfig
 from nomadlab.drivers.exec import detect_isolation
 from nomadlab.drivers.fs_isolation import mount_namespace_available
-from nomadlab.drivers.process import pid_alive
+from nomadlab.drivers.process import _group_members, pid_alive
 
 ISOLATION = detect_isolation()
 CGROUPS = ISOLATION.startswith("cgroups")
@@ -98,10 +98,11 @@ def test_children_are_stopped_with_the_task(run, tmp_path):
     while not (pidfile.exists() and pidfile.read_text().strip()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    child = int(pidfile.read_text())
-    assert pid_alive(child)
+    # the pid the task wrote is its PID namespace's; the host's are its process group's
+    group = [pid for pid in _group_members(handle.state["pid"]) if pid != handle.state["pid"]]
+    assert len(group) >= 2 and all(pid_alive(pid) for pid in group)
     run.driver.stop(handle, "SIGTERM", timeout=2)
-    assert _gone(child)
+    assert all(_gone(pid) for pid in group)
     assert _gone(handle.state["pid"])
 
 
@@ -152,7 +153,9 @@ def test_cgroup_limits_are_written_and_destroy_removes_them(run):
         cg = handle.state["cgroups"]
         assert open(os.path.join(cg["memory"], "memory.limit_in_bytes")).read().strip() == str(64 << 20)
         assert open(os.path.join(cg["cpu"], "cpu.shares")).read().strip() == "250"
-        assert str(handle.state["pid"]) in open(os.path.join(cg["pids"], "cgroup.procs")).read().split()
+        # the task is in its cgroups, its executor (not limited by the task's memory) is not
+        procs = open(os.path.join(cg["pids"], "cgroup.procs")).read().split()
+        assert procs == [str(handle.state["task_pid"])]
     run.driver.stop(handle, "SIGKILL", timeout=0)
     run.driver.destroy(handle)
     assert not any(os.path.exists(p) for p in paths)
@@ -241,3 +244,45 @@ def test_same_alloc_id_on_two_agents_keeps_separate_cgroups(tmp_path):
         assert driver_b.wait(b, timeout=0) is None, "the other agent's task was killed"
     finally:
         driver_b.destroy(b)
+
+
+def test_a_task_sees_only_its_own_processes_in_its_pid_namespace(tmp_path):
+    """Nomad's exec gives each task a PID namespace: even a task running as root lists only
+    its own processes and cannot signal the agent (there is no such process for it)."""
+    if not mount_namespace_available():
+        assert os.environ.get("CI") != "true", "CI runs as root and may unshare"
+        pytest.skip("no mount or PID namespace here (not root, or unshare is not permitted)")
+    driver = ExecDriver()
+    script = (f"ps -e -o pid=,comm=; echo procs $(ls /proc | grep -c '^[0-9]'); "
+              f"kill -0 {os.getpid()} 2>&1; echo kill=$?")
+    task = dataclasses.replace(make_task(tmp_path, "/bin/sh", ["-c", script]), user="root")
+    handle = driver.start(task)
+    try:
+        assert driver.wait(handle, timeout=30).successful
+    finally:
+        driver.destroy(handle)
+    out = open(task.stdout_path).read().splitlines()
+    listed = [line.split() for line in out if line.strip()[:1].isdigit()]
+    assert {comm for _, comm in listed} == {"nomadlab-init", "sh", "ps"}, out
+    assert ["1", "nomadlab-init"] in listed   # the namespace's init; the task is its child
+    assert "procs 5" in out   # init, sh, the $(...) subshell, ls and grep: nothing else
+    assert "No such process" in "\n".join(out) and "kill=1" in out
+    assert pid_alive(os.getpid())
+
+
+def test_output_is_rotated_by_the_tasks_logs_block(tmp_path):
+    """The executor writes the task's output as logmon does: at max_file_size a new file,
+    beyond max_files the oldest goes."""
+    from nomadlab.drivers.logs import log_files
+    driver = ExecDriver()
+    task = dataclasses.replace(
+        make_task(tmp_path, "/bin/sh", ["-c", "head -c 2500000 /dev/zero | tr '\\0' a"]),
+        log_max_files=2, log_max_file_size_mb=1)
+    handle = driver.start(task)
+    try:
+        assert driver.wait(handle, timeout=30).successful
+    finally:
+        driver.destroy(handle)
+    files = log_files(task.stdout_path)
+    assert [f.rsplit(".", 1)[1] for f in files] == ["1", "2"]
+    assert [os.path.getsize(f) for f in files] == [1 << 20, 2500000 - 2 * (1 << 20)]
