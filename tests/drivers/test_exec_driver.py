@@ -121,11 +121,13 @@ def test_fingerprint_says_what_is_enforced():
     description = attrs["driver.exec.isolation.description"]
     if os.geteuid() != 0:
         assert "no filesystem isolation: tasks run as the client's user" in description
+        assert "no PID namespace: tasks see and may signal the client's processes" in description
     elif mount_namespace_available():
         assert ("tasks run as nobody unless their user says otherwise, in a private mount "
                 "namespace that hides other allocations") in description
+        assert "and in their own PID namespace" in description
     else:
-        assert "no mount namespace" in description
+        assert "no mount or PID namespace" in description
     if os.environ.get("CI") == "true":
         assert attrs["driver.exec.isolation"].startswith("cgroups"), \
             "CI runs as root with writable cgroups; exec must use them"
