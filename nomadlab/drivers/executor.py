@@ -34,7 +34,7 @@ records how the task ended.
 
 The agent talks to it over two pipes: the task's spec as JSON on stdin, and one line
 back on stdout, ``started <task pid>`` or ``error <message>``.  The executor loads only
-the standard library and this package's ``logs`` and ``fs_isolation`` (see
+the standard library and this package's ``logs`` and ``namespaces`` (see
 :func:`command`), so a task starts in tens of milliseconds, not the second that
 importing ``nomadlab`` takes.
 """
@@ -50,19 +50,16 @@ import select
 import signal
 import sys
 import time
-from typing import Any, Optional
 
-from .fs_isolation import enter_mount_namespace, mount_proc
 from .logs import RotatingLog
+from .namespaces import enter_mount_namespace, libc, mount_proc, unshare_pid
 
 __all__ = ["command", "main", "read_exit", "DRAIN_SECONDS"]
 
 #: After the task ended, how long its output is still copied while something it left
 #: behind (a raw_exec daemon) keeps the pipes open.
 DRAIN_SECONDS = 2.0
-_CLONE_NEWPID = 0x20000000
 _PR_SET_NAME = 15
-_libc = ctypes.CDLL(None, use_errno=True)
 #: Signals the executor and init ignore; the task gets them back at their default.
 _IGNORED = [s for s in signal.valid_signals()
             if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
@@ -83,7 +80,7 @@ def command() -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _BOOT, root]
 
 
-def read_exit(path: str) -> Optional[tuple[int, int]]:
+def read_exit(path: str) -> tuple[int, int] | None:
     """``(exit code, signal)`` an executor wrote at ``path``; None if it wrote none."""
     try:
         with open(path) as f:
@@ -108,9 +105,12 @@ def main() -> None:
             err_r: RotatingLog(spec["stderr_path"], *size)}
     ready_r, ready_w = os.pipe()       # close-on-exec: EOF once the task runs
     status_r, status_w = os.pipe()     # init -> executor: the task's exit status
-    if spec["pid_namespace"] and _libc.unshare(_CLONE_NEWPID) != 0:
-        _report(f"error entering a PID namespace: {os.strerror(ctypes.get_errno())}")
-        os._exit(1)
+    if spec["pid_namespace"]:
+        try:
+            unshare_pid()
+        except OSError as err:
+            _report(f"error entering a PID namespace: {err}")
+            os._exit(1)
     child = os.fork()
     if child == 0:
         os.close(out_r), os.close(err_r), os.close(ready_r), os.close(status_r)
@@ -140,7 +140,7 @@ def _report(line: str) -> None:
 
 def _name(name: bytes) -> None:
     """What ``ps`` and ``/proc/<pid>/comm`` call this process."""
-    _libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+    libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
 
 
 def _read_all(fd: int) -> bytes:
@@ -151,7 +151,7 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _first_child(pid: int) -> Optional[int]:
+def _first_child(pid: int) -> int | None:
     """The task's pid in the host's namespace: init's only child."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -161,7 +161,7 @@ def _first_child(pid: int) -> Optional[int]:
         return None
 
 
-def _init(spec: dict[str, Any], out_w: int, err_w: int, ready_w: int, status_w: int) -> None:
+def _init(spec: dict, out_w: int, err_w: int, ready_w: int, status_w: int) -> None:
     """PID 1 of the task's namespace: mounts, starts the task, reaps, reports its status."""
     _name(b"nomadlab-init")
     try:
@@ -186,7 +186,7 @@ def _init(spec: dict[str, Any], out_w: int, err_w: int, ready_w: int, status_w: 
             os._exit(0)
 
 
-def _exec_task(spec: dict[str, Any], out_w: int, err_w: int, ready_w: int) -> None:
+def _exec_task(spec: dict, out_w: int, err_w: int, ready_w: int) -> None:
     """In the task's process: cgroups, limits, files, user, then the command itself."""
     step = "starting"
     try:
@@ -232,12 +232,12 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
     for fd in logs:
         poller.register(fd, select.POLLIN)
     try:
-        pidfd: Optional[int] = os.pidfd_open(child)
+        pidfd: int | None = os.pidfd_open(child)
         poller.register(pidfd, select.POLLIN)
     except (AttributeError, OSError):
         pidfd = None   # an older kernel: look for the exit between reads
-    code: Optional[int] = None
-    deadline: Optional[float] = None
+    code: int | None = None
+    deadline: float | None = None
     while logs:
         if code is None and pidfd is None:
             code = _reap(child, status_r, pid_namespace, block=False)
@@ -247,7 +247,7 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            timeout: Optional[int] = int(left * 1000) + 1
+            timeout: int | None = int(left * 1000) + 1
         else:
             timeout = None if pidfd is not None else 100
         for fd, _ in poller.poll(timeout):
@@ -269,7 +269,7 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
     return code if code is not None else -signal.SIGKILL
 
 
-def _reap(child: int, status_r: int, pid_namespace: bool, block: bool) -> Optional[int]:
+def _reap(child: int, status_r: int, pid_namespace: bool, block: bool) -> int | None:
     """The task's exit code once the child ended; None while it runs (``block`` False)."""
     pid, status = os.waitpid(child, 0 if block else os.WNOHANG)
     if pid == 0:

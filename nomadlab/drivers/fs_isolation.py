@@ -35,16 +35,15 @@ say which case is in force.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pwd
-import stat
 import subprocess
 import tempfile
 import threading
-from typing import Callable, Optional
+from typing import Optional
 
 from .base import TaskConfig
+from .namespaces import CLONE_NEWPID, check, enter_mount_namespace, libc, mount_proc, private_root
 
 __all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_task_dirs",
            "enter_mount_namespace", "mount_proc"]
@@ -52,79 +51,10 @@ __all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_tas
 #: The user an exec task runs as when the client is root and the task names none (Nomad's).
 DEFAULT_USER = "nobody"
 
-_CLONE_NEWNS, _CLONE_NEWPID = 0x00020000, 0x20000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
-_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
 _TASK_SUBDIRS = ("local", "secrets", "tmp")
 
-_libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked with
 _available: Optional[bool] = None
 _available_lock = threading.Lock()
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: Optional[bytes], target: bytes, fstype: Optional[bytes], flags: int,
-           data: Optional[bytes] = None) -> None:
-    _check(_libc.mount(source, target, fstype, flags, data), f"mount {target.decode()}")
-
-
-def private_root(alloc_root: str) -> str:
-    """The directory to hide: the highest one above ``alloc_root`` that others cannot enter.
-
-    Everything above it is open to every user, so the task can still walk down to its own
-    allocation once that is bind-mounted back.  Without a private directory above it (a
-    data dir left world-readable), the allocations' root is hidden.
-    """
-    alloc_root = os.path.realpath(alloc_root)
-    hidden = os.path.dirname(alloc_root)
-    path = hidden
-    while path != os.path.dirname(path):
-        try:
-            if not os.stat(path).st_mode & stat.S_IXOTH:
-                hidden = path
-        except OSError:
-            pass
-        path = os.path.dirname(path)
-    return hidden
-
-
-def enter_mount_namespace(task_dir: str, alloc_dir: str) -> Callable[[], None]:
-    """A step for the task's process before exec: a private mount namespace in which only
-    this task's allocation is left under the hidden directory (see the module docstring);
-    runs as root."""
-    task_dir = os.path.realpath(task_dir)
-    alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(alloc_dir)]))
-    hidden = private_root(alloc_root)
-    parts = os.path.relpath(alloc_root, hidden).split(os.sep)
-    steps = [os.path.join(hidden, *parts[:i]) for i in range(1, len(parts) + 1)]
-    hidden_b, alloc_root_b = hidden.encode(), alloc_root.encode()
-
-    def enter() -> None:
-        _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        _mount(None, b"/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates to the host
-        # A handle on the allocation in the new namespace, still reachable once hidden.
-        fd = os.open(alloc_root, os.O_PATH | os.O_DIRECTORY)
-        try:
-            _mount(b"tmpfs", hidden_b, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0711")
-            for step in steps:
-                os.mkdir(step, 0o711)
-            _mount(b"/proc/self/fd/%d" % fd, alloc_root_b, None, _MS_BIND | _MS_REC)
-        finally:
-            os.close(fd)
-        os.chdir(task_dir)  # the working directory, seen through the bind mount
-
-    return enter
-
-
-def mount_proc() -> None:
-    """Mount a fresh ``/proc`` over the host's: in a new PID namespace it lists only that
-    namespace's processes.  Only in a private mount namespace (the host keeps its own)."""
-    _mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
 
 
 def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
@@ -170,7 +100,7 @@ def _probe() -> bool:
         def namespaces() -> None:
             enter()
             mount_proc()
-            _check(_libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
 
         try:
             return subprocess.run(["true"], preexec_fn=namespaces,
