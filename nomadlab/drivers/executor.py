@@ -113,7 +113,8 @@ def main() -> None:
             os._exit(1)
     child = os.fork()
     if child == 0:
-        os.close(out_r), os.close(err_r), os.close(ready_r), os.close(status_r)
+        for fd in (out_r, err_r, ready_r, status_r):
+            os.close(fd)
         if spec["pid_namespace"]:
             _init(spec, out_w, err_w, ready_w, status_w)
         _exec_task(spec, out_w, err_w, ready_w)
@@ -258,7 +259,10 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
                 continue
             data = os.read(fd, 65536)
             if data:
-                logs[fd].write(data)
+                try:
+                    logs[fd].write(data)
+                except OSError:
+                    pass   # a full disk loses output; it must not stop the reading (SIGPIPE)
             else:
                 poller.unregister(fd)
                 logs.pop(fd).close()
@@ -282,8 +286,13 @@ def _reap(child: int, status_r: int, pid_namespace: bool, block: bool) -> int | 
 
 
 def _write_exit(path: str, code: int) -> None:
+    """Record how the task ended (exit code 128 + signal for a signal, as shells and
+    Nomad report it); an allocation directory already removed just loses the record."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump({"exit_code": code if code >= 0 else 128 - code,
-                   "signal": 0 if code >= 0 else -code}, f)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump({"exit_code": code if code >= 0 else 128 - code,
+                       "signal": 0 if code >= 0 else -code}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass

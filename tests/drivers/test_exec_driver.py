@@ -288,3 +288,39 @@ def test_output_is_rotated_by_the_tasks_logs_block(tmp_path):
     files = log_files(task.stdout_path)
     assert [f.rsplit(".", 1)[1] for f in files] == ["1", "2"]
     assert [os.path.getsize(f) for f in files] == [1 << 20, 2500000 - 2 * (1 << 20)]
+
+
+START_AND_DIE = """
+import dataclasses, json, os, sys
+from nomadlab.drivers import ExecDriver, TaskConfig
+task = TaskConfig(**json.loads(sys.argv[1]))
+handle = ExecDriver().start(task)
+print(json.dumps(handle.state), flush=True)
+os._exit(0)   # as a kill -9 would: nothing stopped, nothing cleaned up
+"""
+
+
+def test_a_task_outlives_the_process_that_started_it_with_output_and_exit_code(tmp_path):
+    """The executor holds the task's output and records its exit status, so a driver in
+    another process (a restarted agent) serves all of it and learns how the task ended."""
+    import json
+    import subprocess
+    import sys
+    from nomadlab.drivers import TaskHandle
+    task = make_task(tmp_path, "/bin/sh", ["-c", "read go < local/go; echo after; exit 3"])
+    os.mkfifo(os.path.join(task.task_dir, "local", "go"), 0o666)
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+              if f.name not in ("events", "resources")}
+    started = subprocess.run([sys.executable, "-c", START_AND_DIE, json.dumps(fields)],
+                             capture_output=True, text=True, timeout=60, check=True)
+    handle = TaskHandle(driver="exec", config=task, state=json.loads(started.stdout))
+    driver = ExecDriver()
+    try:
+        assert driver.recover(handle)
+        with open(os.path.join(task.task_dir, "local", "go"), "w") as fifo:
+            fifo.write("go\n")   # the starter is gone: the task writes on
+        result = driver.wait(handle, timeout=30)
+        assert (result.exit_code, result.signal, result.err) == (3, 0, None)
+        assert open(task.stdout_path).read() == "after\n"
+    finally:
+        driver.destroy(handle)
