@@ -43,7 +43,7 @@ import threading
 from typing import Optional
 
 from .base import TaskConfig
-from .namespaces import CLONE_NEWPID, check, enter_mount_namespace, libc, mount_proc, private_root
+from .namespaces import enter_mount_namespace, mount_proc, private_root, unshare_pid
 
 __all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_task_dirs",
            "enter_mount_namespace", "mount_proc"]
@@ -100,7 +100,7 @@ def _probe() -> bool:
         def namespaces() -> None:
             enter()
             mount_proc()
-            check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+            unshare_pid()
 
         try:
             return subprocess.run(["true"], preexec_fn=namespaces,
