@@ -255,7 +255,7 @@ def test_sigint_with_a_data_dir_leaves_tasks_for_the_next_agent(
     wait_for("stays stopped", lambda: not pid_alive(proc["pid"], proc["start_time"]))
 
 
-def test_sigint_without_a_data_dir_stops_every_task(tmp_path: Path,
+def test_sigterm_without_a_data_dir_stops_every_task(tmp_path: Path,
                                                     cleanup: list[AgentProcess]) -> None:
     """Nothing to re-attach from: as Nomad's dev mode, shutting down stops the tasks."""
     port = free_port()
@@ -268,8 +268,10 @@ def test_sigint_without_a_data_dir_stops_every_task(tmp_path: Path,
     wait_for("goes running", lambda: running_alloc(port, "goes"))
     tasks = wait_for("the task's process", lambda: sleeping("4711"))
 
+    agent.proc.send_signal(signal.SIGTERM)   # SIGTERM as SIGINT
+    assert agent.proc.wait(60) == 0
     agent.stop()
-    assert agent.proc.returncode == 0
+    assert "==> Caught signal: terminated" in "".join(agent.lines)
     assert ("==> Stopping 1 running allocation(s) and their tasks and containers: without "
             "-data-dir there is nothing to re-attach from") in "".join(agent.lines)
     assert not any(pid_alive(pid) for pid in tasks), "a task outlived its agent"
