@@ -178,15 +178,25 @@ class Agent:
     def _poke(self) -> None:
         self._wake.set()
 
-    def shutdown(self, max_kill_timeout: Optional[float] = None) -> None:
+    def shutdown(self, max_kill_timeout: Optional[float] = None, *,
+                 leave_tasks: bool = False) -> None:
         """Stop every client and every task and container they started, then the server.
 
         ``max_kill_timeout`` caps each task's kill_timeout (seconds): a Jupyter kernel being
-        shut down is killed 5 s after it is asked to exit, whatever its tasks' grace."""
+        shut down is killed 5 s after it is asked to exit, whatever its tasks' grace.
+
+        ``leave_tasks`` leaves tasks and containers running for the next agent on the same
+        data dir to re-attach, as a Nomad client with a data dir does when it shuts down
+        (``nomadlab agent -dev -data-dir DIR`` asks for it).  Without a data dir there is
+        nothing to re-attach from, so everything is stopped, as Nomad's dev mode does."""
+        leave_tasks = leave_tasks and self.data_dir is not None
         if getattr(self, "http", None) is not None:
             self.http.shutdown()
         for client in list(self.clients.values()):
-            client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
+            if leave_tasks:
+                client.stop(detach=True)
+            else:
+                client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

@@ -131,13 +131,27 @@ def agent_dev(argv: list[str], out: Any = None) -> int:
             pass
         out.write(f"==> Caught signal: {caught[0] if caught else 'interrupt'}\n"
                   "==> Gracefully shutting down agent...\n")
+        out.write(_shutdown_note(agent, opts.data_dir))
         out.flush()
     finally:
         unsubscribe()
-        agent.shutdown()
+        # Tasks stay for the next start to re-attach when there is a data dir to do it
+        # from (a Nomad client's shutdown); without one they are stopped (dev mode's).
+        agent.shutdown(leave_tasks=bool(opts.data_dir))
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 0
+
+
+def _shutdown_note(agent: Any, data_dir: Optional[str]) -> str:
+    """What shutting down does to the tasks, said before it is done."""
+    running = sum(1 for a in agent.allocs() if a.client_status == "running")
+    if data_dir:
+        return (f"==> Leaving {running} running allocation(s) and their tasks and containers "
+                f"running: the next agent started with -data-dir {data_dir} re-attaches "
+                "to them\n")
+    return (f"==> Stopping {running} running allocation(s) and their tasks and containers: "
+            "without -data-dir there is nothing to re-attach from\n")
 
 
 def _log(events: list[Any], out: Any) -> None:

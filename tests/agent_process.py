@@ -12,7 +12,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["AgentProcess", "api", "free_port"]
 
@@ -24,13 +24,15 @@ def free_port() -> int:
 
 
 class AgentProcess:
-    """``python -m nomadlab agent -dev -data-dir D`` in a subprocess, read line by line."""
+    """``python -m nomadlab agent -dev -data-dir D`` in a subprocess, read line by line
+    (``data_dir`` None: no ``-data-dir``)."""
 
-    def __init__(self, data_dir: Path, port: int, clients: int = 0) -> None:
+    def __init__(self, data_dir: Optional[Path], port: int, clients: int = 0) -> None:
         self.port = port
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nomadlab", "agent", "-dev", "-clients", str(clients),
-             "-data-dir", str(data_dir), "-http-port", str(port)],
+             *(["-data-dir", str(data_dir)] if data_dir is not None else []),
+             "-http-port", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self._started = threading.Event()

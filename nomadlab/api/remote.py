@@ -28,6 +28,9 @@ from .client import APIError, Client, NomadError
 
 __all__ = ["Remote", "connect"]
 
+#: JobListStub fields that are flags (or a summary) where the Job struct holds a block.
+_STUB_FLAGS = ("Periodic", "ParameterizedJob", "JobSummary")
+
 #: Requests in flight at once when reading many objects in full.
 READERS = 8
 
@@ -163,15 +166,16 @@ class Remote:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def jobs(self) -> list[Job]:
-        """Every job in full (the list gives stubs; each job is read)."""
-        return [self.job(stub["ID"], stub.get("Namespace"))
-                for stub in self._get("/v1/jobs", **self._ns(None)) or []]
-
-    def job_stubs(self) -> list[dict]:
-        """The job list as Nomad returns it (JobListStub JSON: one request, no structs,
-        since a stub's ``Periodic`` is a flag where the Job struct holds a block)."""
-        return self._get("/v1/jobs", **self._ns(None)) or []
+    def jobs(self, full: bool = True) -> list[Job]:
+        """Every job, read one by one in full unless ``full=False`` (the list's stubs, one
+        request, as for allocations and nodes).  A stub's ``Periodic`` and
+        ``ParameterizedJob`` are flags where a Job holds the blocks, so those jobs come
+        without them."""
+        stubs = self._get("/v1/jobs", **self._ns(None)) or []
+        if not full:
+            return [Job.from_api({k: v for k, v in stub.items() if k not in _STUB_FLAGS})
+                    for stub in stubs]
+        return [self.job(stub["ID"], stub.get("Namespace")) for stub in stubs]
 
     def job(self, job_id: str, namespace: Optional[str] = None) -> Job:
         try:

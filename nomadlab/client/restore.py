@@ -5,8 +5,13 @@ so a new client process registers as the same node and re-attaches to the tasks 
 predecessor started.  nomadlab keeps:
 
 * ``<data dir>/client.json``: the node ID and secret (written once, atomically);
-* ``<data dir>/alloc/<alloc id>/.state/<task>.json``: each task's driver handle (pid and
-  process start time, cgroups, container ID), written by the task runner at start.
+* ``<data dir>/alloc/<alloc id>/.state/<task>.json``: each task's driver handle (for exec
+  and raw_exec the pid and start time of the task's executor, the process whose exit ends
+  the task, which a new client waits for with a pidfd; cgroups; a container's ID),
+  written by the task runner at start.
+
+A task's output needs no re-attaching: its executor (or Docker) kept writing the log
+files while no client ran, and the logs API reads the files.
 
 On restart the client re-attaches to the allocations the server still wants running and
 still reports running or pending (:func:`reattachable`); everything else it finds in its

@@ -57,10 +57,9 @@ def find_job(cluster: Cluster, job_id: str, namespace: str = "default") -> Job:
 
 
 def job_list(cluster: Cluster) -> list[dict[str, Any]]:
-    """Every job as list JSON: a remote's stubs in one request, the agent's jobs."""
-    if cluster.in_process:
-        return [j.to_api() for j in cluster.jobs()]
-    return cluster.job_stubs()  # type: ignore[attr-defined]
+    """Every job as list JSON: a remote's from its list stubs (one request), the agent's."""
+    jobs = cluster.jobs() if is_in_process(cluster) else cluster.jobs(full=False)
+    return [j.to_api() for j in jobs]
 
 
 def alloc_list(cluster: Cluster, job: Job) -> list[Allocation]:

@@ -1,9 +1,10 @@
 """The exec driver: a real process with resource limits (Nomad's ``exec``).
 
 Nomad's exec driver runs the task as ``nobody`` (unless its ``user`` says otherwise), in its
-task directory, chrooted, in cgroups.  nomadlab does the same except for the chroot: the
-task's user, its own files and a private mount namespace that hides every other
-allocation are set up in :mod:`.fs_isolation` (why there); resources are enforced with the
+task directory, chrooted, in its own PID namespace, in cgroups.  nomadlab does the same
+except for the chroot: the task's user, its own files, a private mount namespace that
+hides every other allocation and a PID namespace with its own ``/proc`` are set up in
+:mod:`.fs_isolation` and :mod:`.executor` (why there); resources are enforced with the
 best mechanism this host offers:
 
 * ``cgroups-v2`` (``/sys/fs/cgroup/cgroup.controllers`` exists): ``memory.max``,
@@ -26,14 +27,12 @@ from __future__ import annotations
 import os
 import platform
 import pwd
-import resource
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .base import Fingerprint, TaskConfig, TaskHandle
-from .fs_isolation import (DEFAULT_USER, enter_mount_namespace, mount_namespace_available,
-                           own_task_dirs)
+from .fs_isolation import DEFAULT_USER, mount_namespace_available, own_task_dirs
 from .process import Isolation, ProcessDriver
 
 __all__ = ["ExecDriver", "CgroupV1", "CgroupV2", "Rlimits", "detect_isolation",
@@ -55,13 +54,15 @@ DESCRIPTIONS = {
 }
 #: What a task sees of the host: with a mount namespace, as root without one, not root.
 FS_NAMESPACE = (f"tasks run as {DEFAULT_USER} unless their user says otherwise, in a private "
-                "mount namespace that hides other allocations and the client's data dir "
-                "(no chroot, no PID namespace, no network isolation)")
+                "mount namespace that hides other allocations and the client's data dir, "
+                "and in their own PID namespace (no chroot, no network isolation)")
 FS_PERMISSIONS = (f"tasks run as {DEFAULT_USER} unless their user says otherwise; no mount "
-                  "namespace (unshare or mount is not permitted here), so only file "
-                  "permissions keep tasks apart; no network isolation")
+                  "or PID namespace (unshare or mount is not permitted here), so only file "
+                  "permissions keep tasks apart and tasks see every process on the host; "
+                  "no network isolation")
 FS_NONE = ("no filesystem isolation: tasks run as the client's user (the client is not "
-           "root, so it cannot switch users) and can read what it can read; no network "
+           "root, so it cannot switch users) and can read what it can read; no PID "
+           "namespace: tasks see and may signal the client's processes; no network "
            "isolation")
 
 
@@ -134,19 +135,9 @@ def _remove_cgroup(path: str) -> None:
         pass
 
 
-def _join(paths: list[str]) -> Callable[[], None]:
-    targets = [os.path.join(p, "cgroup.procs").encode() for p in paths]
-
-    def join() -> None:
-        pid = str(os.getpid()).encode()
-        for target in targets:
-            fd = os.open(target, os.O_WRONLY)
-            try:
-                os.write(fd, pid)
-            finally:
-                os.close(fd)
-
-    return join
+def _join(paths: list[str]) -> dict[str, Any]:
+    """The task's process joins these cgroups before exec."""
+    return {"cgroup_procs": [os.path.join(p, "cgroup.procs") for p in paths], "rlimit_as": 0}
 
 
 class CgroupV1(Isolation):
@@ -195,7 +186,7 @@ class CgroupV1(Isolation):
         oom_before = _read_int_field(os.path.join(memory, "memory.oom_control"), "oom_kill") or 0
         return {"cgroups": paths, "oom_kill_before": oom_before}
 
-    def child_setup(self, state: dict[str, Any]) -> Callable[[], None]:
+    def child_spec(self, state: dict[str, Any]) -> dict[str, Any]:
         return _join(list(state["cgroups"].values()))
 
     def pids(self, state: dict[str, Any]) -> Optional[list[int]]:
@@ -249,7 +240,7 @@ class CgroupV2(Isolation):
         before = _read_int_field(os.path.join(path, "memory.events"), "oom_kill") or 0
         return {"cgroups": {"unified": path}, "oom_kill_before": before}
 
-    def child_setup(self, state: dict[str, Any]) -> Callable[[], None]:
+    def child_spec(self, state: dict[str, Any]) -> dict[str, Any]:
         return _join([state["cgroups"]["unified"]])
 
     def pids(self, state: dict[str, Any]) -> Optional[list[int]]:
@@ -282,13 +273,8 @@ class Rlimits(Isolation):
         hard, _ = _memory_limits(task)
         return {"rlimit_as": hard * RLIMIT_AS_FACTOR}
 
-    def child_setup(self, state: dict[str, Any]) -> Callable[[], None]:
-        limit = int(state["rlimit_as"])
-
-        def setup() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-        return setup
+    def child_spec(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"cgroup_procs": [], "rlimit_as": int(state["rlimit_as"])}
 
 
 _detected: Optional[str] = None
@@ -387,10 +373,16 @@ class ExecDriver(ProcessDriver):
         return task.user or (DEFAULT_USER if os.geteuid() == 0 else "")
 
     def _fs_setup(self, task: TaskConfig,
-                  user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
+                  user: Optional[pwd.struct_passwd]) -> Optional[dict[str, str]]:
         if user is not None:
             own_task_dirs(task, user)
-        return enter_mount_namespace(task) if mount_namespace_available() else None
+        if not mount_namespace_available():
+            return None
+        return {"task_dir": task.task_dir, "alloc_dir": task.alloc_dir}
+
+    def _pid_namespace(self) -> bool:
+        """Always, where namespaces are available: Nomad's exec gives each task its own."""
+        return True
 
     def start(self, task: TaskConfig) -> TaskHandle:
         handle = super().start(task)
@@ -409,13 +401,14 @@ class ExecDriver(ProcessDriver):
                 user = str(uid)
         if mount_namespace_available():
             files = ("in a private mount namespace that hides other allocations and the "
-                     "client's data dir")
+                     "client's data dir, in its own PID namespace")
         elif os.geteuid() == 0:
-            files = ("with no mount namespace (not permitted here): only file permissions "
-                     "keep tasks apart")
+            files = ("with no mount or PID namespace (not permitted here): only file "
+                     "permissions keep tasks apart, and it sees every process on the host")
         else:
-            files = ("with no filesystem isolation: the client is not root, so it can "
-                     "neither switch users nor hide other allocations")
+            files = ("with no filesystem isolation and no PID namespace: the client is not "
+                     "root, so it can neither switch users, hide other allocations nor "
+                     "keep the task from signalling the client's processes")
         return f"running as user {user} (uid {uid}) {files}; {DESCRIPTIONS[detect_isolation()]}"
 
 

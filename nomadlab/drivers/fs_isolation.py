@@ -18,12 +18,15 @@ the task keeps the host's filesystem, and two mechanisms keep it out of what is 
   client's state and other agents' data are simply not there.  Only then does the child
   drop to the task's user.
 
-Not covered: a task can look into ``/proc/<pid>/`` of another task running as the same
-user (its ``cwd``, ``root`` and ``environ``); Nomad closes that with a PID namespace per
-task, nomadlab does not.  The network is shared.
+* **A PID namespace per task**, as Nomad's exec driver has (see :mod:`.executor`): a
+  fresh ``/proc`` is mounted in the task's mount namespace, so ``ps`` and ``ls /proc``
+  show only the task's own processes, and a task can neither see nor signal the agent,
+  another task, or their ``/proc/<pid>/`` (``cwd``, ``environ``).
+
+Not covered: the network is shared.
 
 Where the client is root but may not mount (a container without ``CAP_SYS_ADMIN``), only
-ownership applies; the private data dir then also keeps the task from reaching its own
+ownership applies and there is no PID namespace; the private data dir then also keeps the task from reaching its own
 directory by absolute path (its working directory still works).  Where the client is not
 root it can neither switch users nor mount: tasks run as the client's user and see what it
 sees.  The node's ``driver.exec.isolation.description`` and each task's ``Driver`` event
@@ -32,88 +35,26 @@ say which case is in force.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pwd
-import stat
 import subprocess
 import tempfile
 import threading
-from typing import Callable, Optional
+from typing import Optional
 
 from .base import TaskConfig
+from .namespaces import enter_mount_namespace, mount_proc, private_root, unshare_pid
 
 __all__ = ["DEFAULT_USER", "mount_namespace_available", "private_root", "own_task_dirs",
-           "enter_mount_namespace"]
+           "enter_mount_namespace", "mount_proc"]
 
 #: The user an exec task runs as when the client is root and the task names none (Nomad's).
 DEFAULT_USER = "nobody"
 
-_CLONE_NEWNS = 0x00020000
-_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 _TASK_SUBDIRS = ("local", "secrets", "tmp")
 
-_libc = ctypes.CDLL(None, use_errno=True)  # the C library Python itself is linked with
 _available: Optional[bool] = None
 _available_lock = threading.Lock()
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: Optional[bytes], target: bytes, fstype: Optional[bytes], flags: int,
-           data: Optional[bytes] = None) -> None:
-    _check(_libc.mount(source, target, fstype, flags, data), f"mount {target.decode()}")
-
-
-def private_root(alloc_root: str) -> str:
-    """The directory to hide: the highest one above ``alloc_root`` that others cannot enter.
-
-    Everything above it is open to every user, so the task can still walk down to its own
-    allocation once that is bind-mounted back.  Without a private directory above it (a
-    data dir left world-readable), the allocations' root is hidden.
-    """
-    alloc_root = os.path.realpath(alloc_root)
-    hidden = os.path.dirname(alloc_root)
-    path = hidden
-    while path != os.path.dirname(path):
-        try:
-            if not os.stat(path).st_mode & stat.S_IXOTH:
-                hidden = path
-        except OSError:
-            pass
-        path = os.path.dirname(path)
-    return hidden
-
-
-def enter_mount_namespace(task: TaskConfig) -> Callable[[], None]:
-    """A ``preexec_fn`` step: a private mount namespace in which only this task's allocation
-    is left under the hidden directory (see the module docstring); runs as root."""
-    task_dir = os.path.realpath(task.task_dir)
-    alloc_root = os.path.realpath(os.path.commonpath([task_dir, os.path.realpath(task.alloc_dir)]))
-    hidden = private_root(alloc_root)
-    parts = os.path.relpath(alloc_root, hidden).split(os.sep)
-    steps = [os.path.join(hidden, *parts[:i]) for i in range(1, len(parts) + 1)]
-    hidden_b, alloc_root_b = hidden.encode(), alloc_root.encode()
-
-    def enter() -> None:
-        _check(_libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        _mount(None, b"/", None, _MS_REC | _MS_PRIVATE)  # nothing propagates to the host
-        # A handle on the allocation in the new namespace, still reachable once hidden.
-        fd = os.open(alloc_root, os.O_PATH | os.O_DIRECTORY)
-        try:
-            _mount(b"tmpfs", hidden_b, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=0711")
-            for step in steps:
-                os.mkdir(step, 0o711)
-            _mount(b"/proc/self/fd/%d" % fd, alloc_root_b, None, _MS_BIND | _MS_REC)
-        finally:
-            os.close(fd)
-        os.chdir(task_dir)  # the working directory, seen through the bind mount
-
-    return enter
 
 
 def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
@@ -139,9 +80,9 @@ def own_task_dirs(task: TaskConfig, user: pwd.struct_passwd) -> None:
 
 
 def mount_namespace_available(refresh: bool = False) -> bool:
-    """Whether this client can give a task a private mount namespace (root, and the kernel
-    or the container this runs in allows ``unshare`` and ``mount``).  Probed once, by
-    running ``true`` the way a task would be started, and cached."""
+    """Whether this client can give a task a private mount namespace and a PID namespace
+    (root, and the kernel or the container this runs in allows ``unshare`` and ``mount``).
+    Probed once, by running ``true`` in both with a fresh ``/proc``, and cached."""
     global _available
     with _available_lock:
         if _available is None or refresh:
@@ -154,12 +95,15 @@ def _probe() -> bool:
         task_dir = os.path.join(root, "alloc-x", "t")
         os.makedirs(os.path.join(root, "alloc-x", "alloc"))
         os.mkdir(task_dir)
-        task = TaskConfig(id="probe/t", alloc_id="probe", task_name="t", job_id="probe",
-                          config={}, env={}, task_dir=task_dir,
-                          alloc_dir=os.path.join(root, "alloc-x", "alloc"),
-                          stdout_path=os.devnull, stderr_path=os.devnull)
+        enter = enter_mount_namespace(task_dir, os.path.join(root, "alloc-x", "alloc"))
+
+        def namespaces() -> None:
+            enter()
+            mount_proc()
+            unshare_pid()
+
         try:
-            return subprocess.run(["true"], preexec_fn=enter_mount_namespace(task),
+            return subprocess.run(["true"], preexec_fn=namespaces,
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, timeout=10).returncode == 0
         except (OSError, subprocess.SubprocessError):

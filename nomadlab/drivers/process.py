@@ -1,19 +1,23 @@
 """Real processes for the exec and raw_exec drivers: start, wait, stop, stats, recover.
 
 What the two drivers share lives here; what differs is the *isolation* a driver puts
-around the process (:class:`Isolation`): none for raw_exec, cgroups or rlimits for exec.
-Each task runs in its own session and process group, so a stop signal reaches the whole
-tree the task started, as Nomad's executor does.
+around the process (:class:`Isolation`): none for raw_exec, cgroups or rlimits, a mount
+and a PID namespace for exec.  Each task is started by its own executor process
+(:mod:`.executor`), which outlives the agent, keeps the task's output and records its
+exit status; executor and task share a session and process group, so a stop signal
+reaches the whole tree the task started, as Nomad's executor does.
 
-A handle's ``state`` holds the pid, the process start time from ``/proc`` (so a reused pid
-is not mistaken for the task) and whatever the isolation needs to find its cgroups again.
-Tasks started in this Python process stay reachable through a module registry, so a new
-driver instance (a client restarted inside the same notebook kernel) recovers the real
-``Popen`` and its exit code; a task from another process is watched through ``/proc``.
+A handle's ``state`` holds the executor's pid (its exit ends the task), the process start
+time from ``/proc`` (so a reused pid is not mistaken for it), the task's own pid, where
+the exit status will be written, and whatever the isolation needs to find its cgroups
+again.  Tasks started in this Python process stay reachable through a module registry, so
+a new driver instance (a client restarted inside the same notebook kernel) finds the real
+``Popen``; a task from another process is waited for with a pidfd.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import select
@@ -23,10 +27,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
+from . import executor
 from .base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle, TaskStats
-from .logs import RotatingLog
 
 __all__ = ["ProcessDriver", "Isolation", "parse_signal", "pid_alive", "process_start_time"]
 
@@ -100,9 +104,9 @@ def _cpu_ticks(pid: int) -> int:
 class Isolation:
     """What a driver puts around one task's process; this base class enforces nothing.
 
-    ``prepare`` runs in the client before the fork and returns JSON state for the handle;
-    ``child_setup`` runs in the forked child just before exec, so it must only make
-    system calls; the other methods take that state back, possibly in a later process.
+    ``prepare`` runs in the client before the start and returns JSON state for the handle;
+    ``child_spec`` says what the task's process does before exec (the executor carries it
+    out); the other methods take that state back, possibly in a later process.
     """
 
     name = "none"
@@ -114,8 +118,9 @@ class Isolation:
     def prepare(self, task: TaskConfig) -> dict[str, Any]:
         return {}
 
-    def child_setup(self, state: dict[str, Any]) -> Optional[Callable[[], None]]:
-        return None
+    def child_spec(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``cgroup_procs``: the files the task writes its pid to; ``rlimit_as``: bytes."""
+        return {"cgroup_procs": [], "rlimit_as": 0}
 
     def pids(self, state: dict[str, Any]) -> Optional[list[int]]:
         """Every process the task owns, or None when only the process group knows."""
@@ -136,7 +141,6 @@ class _Proc:
     result: Optional[ExitResult] = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     cpu_sample: Optional[tuple[float, int]] = None
-    pumps: list[threading.Thread] = field(default_factory=list)
 
 
 _registry: dict[tuple[int, int], _Proc] = {}
@@ -179,46 +183,47 @@ class ProcessDriver(Driver):
         except OSError as err:
             raise DriverError(f"{self.name}: setting up {isolation.name} isolation failed: {err}") from err
         try:
-            fs_setup = self._fs_setup(task, user)
+            mount = self._fs_setup(task, user)
         except OSError as err:
             isolation.cleanup(iso_state)
             raise DriverError(f"{self.name}: preparing the task directory of task "
                               f"{task.task_name!r} failed: {err}") from err
-        preexec = _child_setup(isolation.child_setup(iso_state), fs_setup, user)
+        exit_path = os.path.join(os.path.dirname(task.stdout_path),
+                                 f".{task.task_name}.{os.urandom(4).hex()}.exit")
+        spec = {"argv": [command, *[str(a) for a in args]], "executable": executable,
+                "cwd": task.task_dir, "env": env, "user": user.pw_name if user else "",
+                "mount": mount, "pid_namespace": mount is not None and self._pid_namespace(),
+                "stdout_path": task.stdout_path, "stderr_path": task.stderr_path,
+                "max_files": task.log_max_files, "max_file_size_mb": task.log_max_file_size_mb,
+                "exit_path": exit_path, **isolation.child_spec(iso_state)}
         try:
-            popen = subprocess.Popen(
-                [command, *[str(a) for a in args]], executable=executable, cwd=task.task_dir,
-                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                preexec_fn=preexec)
-        except (OSError, subprocess.SubprocessError) as err:
+            popen, task_pid = _launch(spec)
+        except (OSError, DriverError) as err:
             isolation.cleanup(iso_state)
             raise DriverError(f"{self.name}: failed to start command \"{command}\": {err}") from err
 
         start_time = process_start_time(popen.pid) or 0
         proc = _Proc(popen.pid, start_time, popen)
-        # Nomad's logmon: the task writes into pipes, the client copies them into rotated
-        # files. The pumps live as long as the process, whichever client watches it.
-        for pipe, path in ((popen.stdout, task.stdout_path), (popen.stderr, task.stderr_path)):
-            log = RotatingLog(path, task.log_max_files, task.log_max_file_size_mb)
-            pump = threading.Thread(target=_pump, args=(pipe, log), daemon=True,
-                                    name=f"logs-{popen.pid}")
-            pump.start()
-            proc.pumps.append(pump)
         with _registry_lock:
             _registry[(proc.pid, start_time)] = proc
-        state = {"pid": popen.pid, "start_time": start_time, "isolation": isolation.name,
-                 "command": command, **iso_state}
+        state = {"pid": popen.pid, "start_time": start_time, "task_pid": task_pid,
+                 "pid_namespace": spec["pid_namespace"], "exit_path": exit_path,
+                 "isolation": isolation.name, "command": command, **iso_state}
         return TaskHandle(driver=self.name, config=task, state=state, started_at=time.time_ns())
+
+    def _pid_namespace(self) -> bool:
+        """Whether the task gets its own PID namespace (only with a mount namespace, where
+        its fresh ``/proc`` cannot touch the host's)."""
+        return False
 
     def _user_for(self, task: TaskConfig) -> str:
         """The user the task asks to run as; empty keeps the client's own user."""
         return task.user
 
     def _fs_setup(self, task: TaskConfig,
-                  user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
-        """Prepare the task's files for ``user`` (None: the client's user) and return what
-        the child runs, as root, before dropping to it; None when the task sees the host."""
+                  user: Optional[pwd.struct_passwd]) -> Optional[dict[str, str]]:
+        """Prepare the task's files for ``user`` (None: the client's user); return the
+        task's mount namespace (``task_dir``, ``alloc_dir``), None when it sees the host."""
         return None
 
     def _lookup_user(self, user: str) -> Optional[pwd.struct_passwd]:
@@ -263,8 +268,11 @@ class ProcessDriver(Driver):
         return self._finish(proc, handle, None)
 
     def _finish(self, proc: _Proc, handle: TaskHandle, code: Optional[int]) -> ExitResult:
-        for pump in proc.pumps:  # the last output is in the files before the task is "done"
-            pump.join(timeout=2)
+        """The task's result once its executor exited: what the executor recorded, else
+        how the executor itself ended (``code``, None when it is not this process's child)."""
+        recorded = executor.read_exit(str(handle.state.get("exit_path", "")))
+        if recorded is not None:
+            code = -recorded[1] if recorded[1] else recorded[0]
         with proc.lock:
             if proc.result is None:
                 oom = self.isolation_for(handle).oom_killed(handle.state)
@@ -295,16 +303,21 @@ class ProcessDriver(Driver):
         self._signal_tree(proc, handle, _signal.SIGKILL)
 
     def _signal_tree(self, proc: _Proc, handle: TaskHandle, sig: int) -> None:
-        """Signal the task's process group, and every process in its cgroups if it has any."""
-        if proc.result is None and (proc.popen is not None or pid_alive(proc.pid, proc.start_time)):
+        """Signal the task's process group, and every process in its cgroups if it has any.
+
+        The executor ignores every signal but SIGKILL, which it is spared while it runs:
+        it still has the task's last output and exit status to write."""
+        running = proc.result is None and (proc.popen is not None and proc.popen.poll() is None
+                                           or pid_alive(proc.pid, proc.start_time))
+        if running and sig != _signal.SIGKILL:
             try:
                 os.killpg(proc.pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
         else:
-            # The leader is gone; signal only processes still in its group.
             for pid in _group_members(proc.pid):
-                _kill(pid, sig)
+                if not (running and pid == proc.pid):
+                    _kill(pid, sig)
         for pid in self.isolation_for(handle).pids(handle.state) or []:
             _kill(pid, sig)
 
@@ -314,6 +327,10 @@ class ProcessDriver(Driver):
             self.stop(handle, "SIGKILL", 0)
         self._signal_tree(proc, handle, _signal.SIGKILL)
         self.isolation_for(handle).cleanup(handle.state)
+        try:
+            os.remove(str(handle.state.get("exit_path", "")))
+        except OSError:
+            pass
         with _registry_lock:
             _registry.pop((proc.pid, proc.start_time), None)
 
@@ -322,8 +339,8 @@ class ProcessDriver(Driver):
     def stats(self, handle: TaskHandle) -> TaskStats:
         proc = self._proc(handle)
         pids = self.isolation_for(handle).pids(handle.state)
-        if pids is None:
-            pids = _group_members(proc.pid)
+        if pids is None:   # the executor's own memory and CPU are not the task's
+            pids = [pid for pid in _group_members(proc.pid) if pid != proc.pid]
         now = time.monotonic()
         ticks = sum(_cpu_ticks(pid) for pid in pids)
         percent = 0.0
@@ -380,19 +397,34 @@ def _wait_foreign(pid: int, start_time: int, timeout: Optional[float]) -> bool:
             os.close(fd)
 
 
-def _pump(pipe: Any, log: RotatingLog) -> None:
-    """Copy one of a task's pipes into its rotating log until every writer closed it."""
+#: How long the agent waits for an executor to say the task runs.
+LAUNCH_TIMEOUT = 60.0
+
+
+def _launch(spec: dict[str, Any]) -> tuple[subprocess.Popen, int]:
+    """Start an executor for ``spec`` and wait for its word: the executor's ``Popen`` and
+    the task's pid, or DriverError with the executor's reason."""
+    popen = subprocess.Popen(executor.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    assert popen.stdin is not None and popen.stdout is not None
     try:
-        while True:
-            chunk = os.read(pipe.fileno(), 65536)
-            if not chunk:
-                break
-            log.write(chunk)
-    except OSError:
-        pass
+        popen.stdin.write(json.dumps(spec).encode())
+        popen.stdin.close()
+        ready, _, _ = select.select([popen.stdout], [], [], LAUNCH_TIMEOUT)
+        line = popen.stdout.readline().decode(errors="replace").strip() if ready else ""
+        if line.startswith("started "):
+            return popen, int(line.split()[1])
+        rest = popen.stdout.read().decode(errors="replace").strip() if ready else ""
+    except (OSError, ValueError) as err:
+        line, rest = "", str(err)
     finally:
-        log.close()
-        pipe.close()
+        popen.stdout.close()
+    if popen.poll() is None:
+        popen.kill()
+    popen.wait()
+    reason = line[len("error "):] if line.startswith("error ") else \
+        " ".join(filter(None, [line, rest])) or "the executor did not start"
+    raise DriverError(reason)
 
 
 def _kill(pid: int, sig: int) -> None:
@@ -409,23 +441,3 @@ def _resolve_command(command: str, path: str, task_dir: str) -> Optional[str]:
         ok = os.path.isfile(candidate) and os.access(candidate, os.X_OK)
         return candidate if ok else None
     return shutil.which(command, path=path)
-
-
-def _child_setup(isolate: Optional[Callable[[], None]], fs_setup: Optional[Callable[[], None]],
-                 user: Optional[pwd.struct_passwd]) -> Optional[Callable[[], None]]:
-    """The ``preexec_fn``: join the isolation and set up the task's view of the files first
-    (both need root), then drop to the user."""
-    if isolate is None and fs_setup is None and user is None:
-        return None
-
-    def setup() -> None:
-        if isolate is not None:
-            isolate()
-        if fs_setup is not None:
-            fs_setup()
-        if user is not None:
-            os.initgroups(user.pw_name, user.pw_gid)
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-
-    return setup

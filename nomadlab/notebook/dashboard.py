@@ -5,8 +5,11 @@ Run), the evaluation inspector (trace, placement funnel, why-not matrix) and the
 scrubber (a job's graph at any past state index).  In step mode, Step and Run-until-idle
 buttons move the server one stage, or all the way, and list what happened.
 
-It refreshes itself: the state store's change feed wakes a background thread that redraws
-the header and the visible tab at most every ``debounce`` seconds.  A refresh only reads.
+It refreshes itself: the cluster's change feed (``subscribe``: the agent's commits, or a
+remote cluster's ``/v1/event/stream``) wakes a background thread that redraws the header
+and the visible tab at most every ``debounce`` seconds.  A refresh only reads, and only
+through the cluster interface, so the same widget follows an in-process agent and a
+real Nomad cluster alike.
 """
 
 from __future__ import annotations
@@ -32,14 +35,11 @@ RUN_UNTIL_IDLE_TIMEOUT = 120.0
 
 
 class _Refresher:
-    """A daemon thread that runs ``refresh`` once per burst of state changes, and every
-    ``every`` seconds when there is no change feed to wake it (a remote cluster)."""
+    """A daemon thread that runs ``refresh`` once per burst of state changes."""
 
-    def __init__(self, refresh: Callable[[], None], debounce: float,
-                 every: Optional[float] = None) -> None:
+    def __init__(self, refresh: Callable[[], None], debounce: float) -> None:
         self._refresh = refresh
         self._debounce = debounce
-        self.every = every
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nomadlab-dashboard",
@@ -55,7 +55,7 @@ class _Refresher:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self.every)
+            self._wake.wait()
             if self._stopped.is_set():
                 return
             time.sleep(self._debounce)  # let the burst (plan applied, allocs updated) land
@@ -78,8 +78,7 @@ class Dashboard(widgets.VBox):
     index = traitlets.Int(0)
     steps = traitlets.List(traitlets.Unicode())
 
-    def __init__(self, cluster: Optional[Any] = None, *, debounce: float = 0.25,
-                 poll: float = 2.0) -> None:
+    def __init__(self, cluster: Optional[Any] = None, *, debounce: float = 0.25) -> None:
         self.errors = ErrorLog()
         guard = self.errors.guard
         self.header = widgets.HTML()
@@ -104,7 +103,6 @@ class Dashboard(widgets.VBox):
         self.step_button.on_click(guard("step")(lambda _b: self.step()))
         self.idle_button.on_click(guard("run until idle")(lambda _b: self.run_until_idle()))
         self.tabs.observe(guard("tab")(lambda _c: self.refresh()), "selected_index")
-        self._poll = poll
         self._refresher = _Refresher(self.refresh, debounce)
         self._unsubscribe: Callable[[], None] = self._subscribe()
         self._unfollow = session.on_change(self._agent_changed) if cluster is None else None
@@ -118,13 +116,8 @@ class Dashboard(widgets.VBox):
     # -- following the state -----------------------------------------------------------
 
     def _subscribe(self) -> Callable[[], None]:
-        """Wake the refresher on every commit (the feed's callback must be quick); a
-        cluster read over HTTP has no feed here, so it is read every ``poll`` seconds."""
-        if not self.cluster.in_process:
-            self._refresher.every = self._poll
-            self._refresher.poke()  # it may be waiting without a timeout
-            return lambda: None
-        self._refresher.every = None
+        """Wake the refresher on every change the cluster reports (the feed's callback
+        must be quick)."""
         return self.cluster.subscribe(lambda _events: self._refresher.poke())
 
     def _agent_changed(self, new: Any) -> None:
@@ -152,9 +145,8 @@ class Dashboard(widgets.VBox):
 
     def _refresh_header(self) -> None:
         c = self.cluster
-        mode = getattr(c, "mode", "")
-        state = getattr(c, "state", None)
-        index = state.index if state is not None else c.index
+        mode = c.mode
+        index = c.index
         running = sum(1 for a in c.allocs() if a.client_status == "running")
         where = f"{html.escape(mode)} mode" if c.in_process else html.escape(c.address)
         self.header.value = (

@@ -9,6 +9,16 @@ end.  A SIGKILLed kernel leaves every task and container its agent started behin
   (all tasks are stopped at once, so the whole agent stops in about that time);
 * SIGTERM (the manager's second step, or ``kill <pid>``) stops the agent too, then ends
   the process as SIGTERM would; one arriving while the agent is stopping waits for it.
+
+A kernel's agent stops its tasks and containers even when it has a data dir.  A Nomad
+client with a data dir leaves its tasks running when it shuts down, for its next start to
+re-attach (``nomadlab agent -dev -data-dir DIR`` does the same); but a kernel is not a
+service that comes back: shut down, it may never start again, and a restarted or
+re-run lab starts its own agent.  The lab's promise is the issue's: "kernel shutdown,
+kernel restart and re-running a lab's first cell leave no process and no container
+behind".  So a kernel is treated as Nomad treats dev mode (destroy the allocations on
+shutdown).  Nothing acknowledged is lost all the same: the data dir keeps the state, and
+an agent started on it again re-attaches to nothing but starts the jobs' tasks afresh.
 """
 
 from __future__ import annotations

@@ -134,6 +134,18 @@ def test_remote_reads_return_the_agents_structs(other_process: str) -> None:
         remote.alloc("zzzz")
 
 
+def test_the_job_list_is_read_from_stubs_in_one_request(other_process: str) -> None:
+    """``nomad job status`` against a remote: the list's stubs as Jobs (the Cluster's
+    ``jobs``), the same rows as the jobs read in full."""
+    from nomadlab.commands.cluster import job_list
+    remote = nl.connect(other_process)
+    stubs, full = remote.jobs(full=False), remote.jobs()
+    assert [(j.id, j.type, j.priority, j.status, j.submit_time) for j in stubs] == \
+        [(j.id, j.type, j.priority, j.status, j.submit_time) for j in full]
+    assert stubs[0].task_groups == [] and full[0].task_groups   # a stub, not the job
+    assert [(j["ID"], j["Status"]) for j in job_list(remote)] == [(j.id, j.status) for j in full]
+
+
 def test_viz_falls_back_to_alloc_metric_against_a_remote(other_process: str) -> None:
     remote = nl.connect(other_process)
     wait_until(lambda: running(remote, "web", 2), what="remote allocations running")

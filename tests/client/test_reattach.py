@@ -1,7 +1,7 @@
 """A real agent killed with SIGKILL and started again on its data dir: its client comes back
 as the same node, re-attaches to the exec tasks and Docker containers it left running (same
 pid, same container), and stops what the state no longer wants running; simulated nodes
-come back with their tasks."""
+come back with their tasks; a task's output written while no agent ran is served."""
 
 from __future__ import annotations
 
@@ -153,6 +153,143 @@ def test_exec_tasks_are_reattached_or_stopped_after_kill_9(tmp_path: Path,
     wait_for("kept stopped", lambda: not pid_alive(*procs["kept"]), timeout=30)
 
 
+def counting_job(name: str) -> dict[str, Any]:
+    """A task that prints numbered lines until stopped (``seq`` paced by ``sleep``)."""
+    return parse_job(f'''job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      kill_timeout = "2s"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.02; done"]
+      }}
+      resources {{
+        cpu    = 20
+        memory = 32
+      }}
+    }}
+  }}
+}}''').to_api()
+
+
+def numbered(text: str) -> list[int]:
+    """The numbers of the complete lines (a line being written may be cut short)."""
+    return [int(line.split()[1]) for line in text.split("\n")[:-1] if line.startswith("line ")]
+
+
+def logs_api(port: int, alloc_id: str) -> str:
+    from urllib.request import urlopen
+    url = f"http://127.0.0.1:{port}/v1/client/fs/logs/{alloc_id}?task=t&type=stdout&plain=true"
+    with urlopen(url, timeout=30) as response:
+        return response.read().decode()
+
+
+def test_task_output_outlives_a_kill_9_of_the_agent(tmp_path: Path,
+                                                   cleanup: list[AgentProcess]) -> None:
+    """The task's executor, not the agent, holds its output: with the agent killed the
+    task keeps writing into its log files, and the restarted agent serves every line."""
+    data = tmp_path / "data"
+    port = free_port()
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert api(port, "PUT", "/v1/jobs", {"Job": counting_job("count")})[0] == 200
+    alloc = wait_for("count running", lambda: running_alloc(port, "count"))
+    wait_for("the first lines served", lambda: len(numbered(logs_api(port, alloc["ID"]))) > 5)
+    executor = handle(data, alloc["ID"])["state"]
+
+    agent.kill()
+    stdout = data / "client" / "client-1" / "alloc" / alloc["ID"] / "alloc" / "logs" / "t.stdout.0"
+    at_kill = len(numbered(stdout.read_text()))
+    wait_for("the task writing on with no agent",
+             lambda: len(numbered(stdout.read_text())) > at_kill + 20)
+    assert pid_alive(executor["pid"], executor["start_time"])
+
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert wait_for("count re-attached", lambda: running_alloc(port, "count"))["ID"] == alloc["ID"]
+    served = numbered(logs_api(port, alloc["ID"]))
+    assert served == list(range(len(served))), "a line was lost or repeated"
+    assert len(served) > at_kill + 20
+    assert handle(data, alloc["ID"])["state"]["pid"] == executor["pid"]
+
+    # still writing, still served; stopping the job ends the task and its executor
+    wait_for("new lines served", lambda: len(numbered(logs_api(port, alloc["ID"]))) > len(served))
+    assert api(port, "DELETE", "/v1/job/count")[0] == 200
+    wait_for("the executor gone", lambda: not pid_alive(executor["pid"], executor["start_time"]))
+    events = alloc_status(port, alloc["ID"])["TaskStates"]["t"]["Events"]
+    assert [e["Type"] for e in events].count("Started") == 1
+
+
+def test_sigint_with_a_data_dir_leaves_tasks_for_the_next_agent(
+        tmp_path: Path, cleanup: list[AgentProcess]) -> None:
+    """As a Nomad client with a data dir: shutting down leaves the tasks running, and
+    the next agent on that data dir re-attaches to the very same processes."""
+    data = tmp_path / "data"
+    port = free_port()
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert api(port, "PUT", "/v1/jobs", {"Job": exec_job("stays")})[0] == 200
+    alloc = wait_for("stays running", lambda: running_alloc(port, "stays"))
+    proc = handle(data, alloc["ID"])["state"]
+
+    agent.stop()
+    assert agent.proc.returncode == 0
+    said = "".join(agent.lines)
+    assert ("==> Leaving 1 running allocation(s) and their tasks and containers running: "
+            f"the next agent started with -data-dir {data} re-attaches to them") in said
+    assert pid_alive(proc["pid"], proc["start_time"]), "the task was stopped"
+
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert wait_for("stays re-attached", lambda: running_alloc(port, "stays"))["ID"] == alloc["ID"]
+    assert handle(data, alloc["ID"])["state"]["pid"] == proc["pid"]
+    events = alloc_status(port, alloc["ID"])["TaskStates"]["t"]["Events"]
+    assert [e["Type"] for e in events].count("Started") == 1
+    assert api(port, "DELETE", "/v1/job/stays")[0] == 200
+    wait_for("stays stopped", lambda: not pid_alive(proc["pid"], proc["start_time"]))
+
+
+def test_sigterm_without_a_data_dir_stops_every_task(tmp_path: Path,
+                                                    cleanup: list[AgentProcess]) -> None:
+    """Nothing to re-attach from: as Nomad's dev mode, shutting down stops the tasks."""
+    port = free_port()
+    agent = AgentProcess(None, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    job = exec_job("goes")
+    job["TaskGroups"][0]["Tasks"][0]["Config"]["args"] = ["4711"]
+    assert api(port, "PUT", "/v1/jobs", {"Job": job})[0] == 200
+    wait_for("goes running", lambda: running_alloc(port, "goes"))
+    tasks = wait_for("the task's process", lambda: sleeping("4711"))
+
+    agent.proc.send_signal(signal.SIGTERM)   # SIGTERM as SIGINT
+    assert agent.proc.wait(60) == 0
+    agent.stop()
+    assert "==> Caught signal: terminated" in "".join(agent.lines)
+    assert ("==> Stopping 1 running allocation(s) and their tasks and containers: without "
+            "-data-dir there is nothing to re-attach from") in "".join(agent.lines)
+    assert not any(pid_alive(pid) for pid in tasks), "a task outlived its agent"
+
+
+def sleeping(marker: str) -> list[int]:
+    """PIDs of ``/bin/sleep <marker>`` processes (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[:2] == [b"/bin/sleep", marker.encode()]:
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 @pytest.fixture(scope="module")
 def docker_engine() -> Any:
     import docker
@@ -197,16 +334,19 @@ def test_docker_containers_are_reattached_or_stopped_after_kill_9(
     assert handle(data, box["ID"])["state"]["container_id"] == containers["box"]
     assert docker_engine.containers.get(containers["box"]).status == "running"
 
-    def removed(container_id: str) -> bool:
-        import docker.errors
-        try:
-            return docker_engine.containers.get(container_id).status != "running"
-        except docker.errors.NotFound:
-            return True
-
-    wait_for("the purged job's container stopped", lambda: removed(containers["gone"]))
+    wait_for("the purged job's container stopped",
+             lambda: stopped_container(docker_engine, containers["gone"]))
     assert api(port, "DELETE", "/v1/job/box")[0] == 200
-    wait_for("box's container stopped", lambda: removed(containers["box"]), timeout=30)
+    wait_for("box's container stopped",
+             lambda: stopped_container(docker_engine, containers["box"]), timeout=30)
+
+
+def stopped_container(engine: Any, container_id: str) -> bool:
+    import docker.errors
+    try:
+        return engine.containers.get(container_id).status != "running"
+    except docker.errors.NotFound:
+        return True
 
 
 BUILD_SIMULATED = """
@@ -273,3 +413,27 @@ def test_simulated_nodes_and_their_tasks_come_back_after_kill_9(
     assert api(port, "DELETE", "/v1/job/sim")[0] == 200
     wait_for("the simulated allocations complete", lambda: all(
         alloc_status(port, i)["ClientStatus"] == "complete" for i in allocs))
+
+
+def test_sigint_with_a_data_dir_leaves_containers_for_the_next_agent(
+        tmp_path: Path, cleanup: list[AgentProcess], docker_engine: Any) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert api(port, "PUT", "/v1/jobs", {"Job": docker_job("boxed")})[0] == 200
+    alloc = wait_for("boxed running", lambda: running_alloc(port, "boxed"))
+    container_id = handle(data, alloc["ID"])["state"]["container_id"]
+
+    agent.stop()
+    assert "==> Leaving 1 running allocation(s)" in "".join(agent.lines)
+    assert docker_engine.containers.get(container_id).status == "running"
+
+    agent = AgentProcess(data, port, clients=1)
+    cleanup.append(agent)
+    agent.wait_started()
+    assert wait_for("boxed re-attached", lambda: running_alloc(port, "boxed"))["ID"] == alloc["ID"]
+    assert handle(data, alloc["ID"])["state"]["container_id"] == container_id
+    assert api(port, "DELETE", "/v1/job/boxed")[0] == 200
+    wait_for("boxed's container stopped", lambda: stopped_container(docker_engine, container_id))

@@ -8,6 +8,7 @@ import os
 import time
 
 import nomadlab as nl
+from nomadlab.client.restore import load_handle
 from nomadlab.drivers.docker import AGENT_LABEL, DockerDriver
 from nomadlab.drivers.process import pid_alive
 
@@ -43,14 +44,17 @@ SPEC = f'''job "pair" {{
 
 
 def task_pid(agent: nl.Agent, alloc: nl.Allocation) -> int:
-    """The exec task's pid, as it wrote it into its own local/ directory."""
+    """The exec task's pid on the host, once it wrote its own (from inside its PID
+    namespace) into its local/ directory: the one its saved handle names."""
     client = agent.clients[alloc.node_id]
     path = os.path.join(client.data_dir, "alloc", alloc.id, "proc", "local", "pid")
     deadline = time.monotonic() + 30
     while not (os.path.exists(path) and open(path).read().strip()):
         assert time.monotonic() < deadline, f"the exec task never wrote {path}"
         time.sleep(0.05)
-    return int(open(path).read())
+    handle = load_handle(os.path.join(client.data_dir, "alloc", alloc.id, ".state", "proc.json"))
+    assert handle is not None
+    return int(handle.state["task_pid"])
 
 
 def test_two_agents_with_one_seed_leave_each_other_alone(engine) -> None:

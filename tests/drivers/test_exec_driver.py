@@ -11,7 +11,7 @@ import pytest
 from nomadlab.drivers import DriverError, ExecDriver, Resources, TaskConfig
 from nomadlab.drivers.exec import detect_isolation
 from nomadlab.drivers.fs_isolation import mount_namespace_available
-from nomadlab.drivers.process import pid_alive
+from nomadlab.drivers.process import _group_members, pid_alive
 
 ISOLATION = detect_isolation()
 CGROUPS = ISOLATION.startswith("cgroups")
@@ -98,10 +98,11 @@ def test_children_are_stopped_with_the_task(run, tmp_path):
     while not (pidfile.exists() and pidfile.read_text().strip()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    child = int(pidfile.read_text())
-    assert pid_alive(child)
+    # the pid the task wrote is its PID namespace's; the host's are its process group's
+    group = [pid for pid in _group_members(handle.state["pid"]) if pid != handle.state["pid"]]
+    assert len(group) >= 2 and all(pid_alive(pid) for pid in group)
     run.driver.stop(handle, "SIGTERM", timeout=2)
-    assert _gone(child)
+    assert all(_gone(pid) for pid in group)
     assert _gone(handle.state["pid"])
 
 
@@ -120,11 +121,13 @@ def test_fingerprint_says_what_is_enforced():
     description = attrs["driver.exec.isolation.description"]
     if os.geteuid() != 0:
         assert "no filesystem isolation: tasks run as the client's user" in description
+        assert "no PID namespace: tasks see and may signal the client's processes" in description
     elif mount_namespace_available():
         assert ("tasks run as nobody unless their user says otherwise, in a private mount "
                 "namespace that hides other allocations") in description
+        assert "and in their own PID namespace" in description
     else:
-        assert "no mount namespace" in description
+        assert "no mount or PID namespace" in description
     if os.environ.get("CI") == "true":
         assert attrs["driver.exec.isolation"].startswith("cgroups"), \
             "CI runs as root with writable cgroups; exec must use them"
@@ -152,7 +155,9 @@ def test_cgroup_limits_are_written_and_destroy_removes_them(run):
         cg = handle.state["cgroups"]
         assert open(os.path.join(cg["memory"], "memory.limit_in_bytes")).read().strip() == str(64 << 20)
         assert open(os.path.join(cg["cpu"], "cpu.shares")).read().strip() == "250"
-        assert str(handle.state["pid"]) in open(os.path.join(cg["pids"], "cgroup.procs")).read().split()
+        # the task is in its cgroups, its executor (not limited by the task's memory) is not
+        procs = open(os.path.join(cg["pids"], "cgroup.procs")).read().split()
+        assert procs == [str(handle.state["task_pid"])]
     run.driver.stop(handle, "SIGKILL", timeout=0)
     run.driver.destroy(handle)
     assert not any(os.path.exists(p) for p in paths)
@@ -241,3 +246,81 @@ def test_same_alloc_id_on_two_agents_keeps_separate_cgroups(tmp_path):
         assert driver_b.wait(b, timeout=0) is None, "the other agent's task was killed"
     finally:
         driver_b.destroy(b)
+
+
+def test_a_task_sees_only_its_own_processes_in_its_pid_namespace(tmp_path):
+    """Nomad's exec gives each task a PID namespace: even a task running as root lists only
+    its own processes and cannot signal the agent (there is no such process for it)."""
+    if not mount_namespace_available():
+        assert os.environ.get("CI") != "true", "CI runs as root and may unshare"
+        pytest.skip("no mount or PID namespace here (not root, or unshare is not permitted)")
+    driver = ExecDriver()
+    script = (f"ps -e -o pid=,comm=; echo procs $(ls /proc | grep -c '^[0-9]'); "
+              f"kill -0 {os.getpid()} 2>&1; echo kill=$?")
+    task = dataclasses.replace(make_task(tmp_path, "/bin/sh", ["-c", script]), user="root")
+    handle = driver.start(task)
+    try:
+        assert driver.wait(handle, timeout=30).successful
+    finally:
+        driver.destroy(handle)
+    out = open(task.stdout_path).read().splitlines()
+    listed = [line.split() for line in out if line.strip()[:1].isdigit()]
+    assert {comm for _, comm in listed} == {"nomadlab-init", "sh", "ps"}, out
+    assert ["1", "nomadlab-init"] in listed   # the namespace's init; the task is its child
+    assert "procs 5" in out   # init, sh, the $(...) subshell, ls and grep: nothing else
+    assert "No such process" in "\n".join(out) and "kill=1" in out
+    assert pid_alive(os.getpid())
+
+
+def test_output_is_rotated_by_the_tasks_logs_block(tmp_path):
+    """The executor writes the task's output as logmon does: at max_file_size a new file,
+    beyond max_files the oldest goes."""
+    from nomadlab.drivers.logs import log_files
+    driver = ExecDriver()
+    task = dataclasses.replace(
+        make_task(tmp_path, "/bin/sh", ["-c", "head -c 2500000 /dev/zero | tr '\\0' a"]),
+        log_max_files=2, log_max_file_size_mb=1)
+    handle = driver.start(task)
+    try:
+        assert driver.wait(handle, timeout=30).successful
+    finally:
+        driver.destroy(handle)
+    files = log_files(task.stdout_path)
+    assert [f.rsplit(".", 1)[1] for f in files] == ["1", "2"]
+    assert [os.path.getsize(f) for f in files] == [1 << 20, 2500000 - 2 * (1 << 20)]
+
+
+START_AND_DIE = """
+import dataclasses, json, os, sys
+from nomadlab.drivers import ExecDriver, TaskConfig
+task = TaskConfig(**json.loads(sys.argv[1]))
+handle = ExecDriver().start(task)
+print(json.dumps(handle.state), flush=True)
+os._exit(0)   # as a kill -9 would: nothing stopped, nothing cleaned up
+"""
+
+
+def test_a_task_outlives_the_process_that_started_it_with_output_and_exit_code(tmp_path):
+    """The executor holds the task's output and records its exit status, so a driver in
+    another process (a restarted agent) serves all of it and learns how the task ended."""
+    import json
+    import subprocess
+    import sys
+    from nomadlab.drivers import TaskHandle
+    task = make_task(tmp_path, "/bin/sh", ["-c", "read go < local/go; echo after; exit 3"])
+    os.mkfifo(os.path.join(task.task_dir, "local", "go"), 0o666)
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+              if f.name not in ("events", "resources")}
+    started = subprocess.run([sys.executable, "-c", START_AND_DIE, json.dumps(fields)],
+                             capture_output=True, text=True, timeout=60, check=True)
+    handle = TaskHandle(driver="exec", config=task, state=json.loads(started.stdout))
+    driver = ExecDriver()
+    try:
+        assert driver.recover(handle)
+        with open(os.path.join(task.task_dir, "local", "go"), "w") as fifo:
+            fifo.write("go\n")   # the starter is gone: the task writes on
+        result = driver.wait(handle, timeout=30)
+        assert (result.exit_code, result.signal, result.err) == (3, 0, None)
+        assert open(task.stdout_path).read() == "after\n"
+    finally:
+        driver.destroy(handle)

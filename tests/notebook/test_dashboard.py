@@ -303,18 +303,19 @@ def test_progress_track_outside_a_kernel_just_iterates() -> None:
 
 
 def test_dashboard_over_a_clusters_http_api(dash_factory) -> None:
-    """The same views against nl.connect(...): polled, drawn from AllocMetric counts."""
+    """The same views against nl.connect(...): following its event stream, drawn from
+    AllocMetric counts."""
     c = nl.dev(clients=1, seed=2, http=0)
     remote = nl.connect(c.http_addr)
     try:
-        d = dash_factory(remote, poll=0.1)
+        d = dash_factory(remote, debounce=0.01)
         assert d.step_controls.layout.display == "none"
         assert remote.address in d.header.value
         d.editor.spec = SLEEP_JOB % 2
         d.editor.buttons["Run"].click()
         assert d.editor.exit_code == 0, d.editor.output
         c.wait("sleepy", timeout=10)
-        until(lambda: "2 allocation(s) running" in d.header.value)  # polled, no change feed
+        until(lambda: "2 allocation(s) running" in d.header.value)  # woken by the stream
         assert allocs_shown(d, "running") == 2
         d.tabs.selected_index = d.panels.index(d.inspector)
         assert "AllocMetric" in d.inspector.trace.value

@@ -10,6 +10,7 @@ returned), never for a while.
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -127,3 +128,27 @@ def test_rerunning_the_first_cell_replaces_the_agent_and_its_tasks(km) -> None:
     assert not set(new_containers) & set(old_containers)
     km.shutdown_kernel(now=False)
     _nothing_left("7794")
+
+
+def test_a_kernel_with_a_data_dir_leaves_nothing_behind_either(km, tmp_path: Path) -> None:
+    """A data dir keeps the state, not the processes: a kernel is not a client that comes
+    back to re-attach, so its restart stops every task (see nomadlab.notebook.kernel_exit);
+    the agent of the restarted kernel starts the job's tasks afresh from the state."""
+    first_cell = FIRST_CELL.replace("seed=9", f"seed=9, data_dir={str(tmp_path / 'data')!r}")
+    out, err = execute(km, first_cell)
+    assert "nomadlab dev agent ready" in out, err
+    _run_job(km, "7795")
+    km.restart_kernel(now=False)
+    _nothing_left("7795")
+    try:
+        out, err = execute(km, first_cell)
+        assert "nomadlab dev agent ready" in out, err
+        out, err = execute(km, "print(sorted(a.client_status for a in c.allocs('lifecycle-7795')))")
+        assert "'running', 'running'" in out, ("the state came back", out, err)
+        deadline = time.monotonic() + 60   # a bound for a failure: the tasks start afresh
+        while len(task_processes("sleep 7795")) < 2:
+            assert time.monotonic() < deadline, "the restored job's tasks never started again"
+            time.sleep(0.1)
+    finally:  # a failure must not leave the restored tasks to the fixture's SIGKILL
+        km.shutdown_kernel(now=False)
+    _nothing_left("7795")
