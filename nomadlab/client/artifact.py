@@ -1,0 +1,217 @@
+"""Fetch a task's ``artifact`` blocks into its directory: the part of go-getter nomadlab has.
+
+Nomad's client downloads artifacts with hashicorp/go-getter before the task starts
+(``client/allocrunner/taskrunner/artifact_hook.go``). nomadlab implements the getters a
+lab can use without cloud credentials, with go-getter's rules:
+
+* sources: ``http://`` and ``https://`` (with ``headers``), ``file://`` URLs and local
+  paths (a relative path is relative to the task directory). A local source must lie in
+  the allocation directory or the system temporary directory, the places Nomad's
+  artifact sandbox lets go-getter read; anything else is refused, never copied.
+* ``mode``: ``any`` (a file lands in ``destination/<basename>``, an archive is unpacked
+  into ``destination``), ``file`` (``destination`` is the file) or ``dir``.
+* archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``, ``.gz``), or named by
+  ``options { archive = "zip" }``; ``archive = false`` keeps the file as downloaded.
+* ``options { checksum = "sha256:<hex>" }`` (md5, sha1, sha256, sha512) checks the file as
+  downloaded, before unpacking.
+* ``destination`` is interpolated and must stay inside the allocation directory, as in
+  Nomad; archive members that would land outside the destination are refused.
+
+Getters nomadlab does not have (git, hg, s3, gcs) are refused when the job is validated
+(:mod:`nomadlab.jobspec.getter`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import tempfile
+import urllib.parse
+import zipfile
+from typing import Mapping, Optional
+
+import httpx
+
+from ..jobspec.getter import unsupported_source
+from ..structs import TaskArtifact
+from .interpolate import replace_env
+
+__all__ = ["ArtifactError", "fetch_artifact"]
+
+#: go-getter's archive extensions, longest first so ``.tar.gz`` wins over ``.gz``.
+_ARCHIVES = ((".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".tar", "tar"), (".zip", "zip"),
+             (".gz", "gz"))
+_DOWNLOAD_TIMEOUT = 30.0
+
+
+class ArtifactError(Exception):
+    """A download or unpack failed; the message is what "Failed Artifact Download" shows."""
+
+
+def _archive_kind(path: str, option: Optional[str]) -> Optional[str]:
+    if option is not None:
+        if option.lower() in ("false", ""):
+            return None
+        kind = option.lower().lstrip(".")
+        return "tar.gz" if kind == "tgz" else kind
+    for suffix, kind in _ARCHIVES:
+        if path.lower().endswith(suffix):
+            return kind
+    return None
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(root)]) == \
+        os.path.abspath(root)
+
+
+def _local_source(source: str, task_dir: str, alloc_root: str) -> str:
+    """The real path of a local source the sandbox may read, else ArtifactError."""
+    if source.startswith("file://"):
+        path = urllib.parse.unquote(urllib.parse.urlsplit(source).path)
+    else:
+        path = source
+    if not os.path.isabs(path):
+        path = os.path.join(task_dir, path)
+    real = os.path.realpath(path)
+    allowed = [os.path.realpath(alloc_root), os.path.realpath(tempfile.gettempdir())]
+    if not any(_inside(real, root) for root in allowed):
+        raise ArtifactError(f'error downloading "{source}": permission denied: nomadlab reads '
+                            "local artifacts only inside the allocation directory or the "
+                            "temporary directory, as Nomad's artifact sandbox does")
+    if not os.path.exists(real):
+        raise ArtifactError(f'error downloading "{source}": source path error: stat {path}: '
+                            "no such file or directory")
+    if os.geteuid() == 0 and not _world_readable(real):
+        raise ArtifactError(f'error downloading "{source}": permission denied: Nomad fetches '
+                            "artifacts as nobody, and this source is not readable by others")
+    return real
+
+
+def _world_readable(path: str) -> bool:
+    """Whether ``nobody`` could read ``path`` (every file, for a directory)."""
+    paths = [path]
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            paths.extend(os.path.join(root, n) for n in dirs + files)
+    return all(os.lstat(p).st_mode & stat.S_IROTH or os.path.islink(p) for p in paths)
+
+
+def _download(url: str, headers: Mapping[str, str], to: str) -> None:
+    try:
+        with httpx.stream("GET", url, headers=dict(headers), follow_redirects=True,
+                          timeout=_DOWNLOAD_TIMEOUT) as response:
+            if response.status_code != 200:
+                raise ArtifactError(f'error downloading "{url}": bad response code: '
+                                    f"{response.status_code}")
+            with open(to, "wb") as f:
+                for chunk in response.iter_bytes():
+                    f.write(chunk)
+    except httpx.HTTPError as err:
+        raise ArtifactError(f'error downloading "{url}": {err}') from None
+
+
+def _verify(path: str, checksum: str, source: str) -> None:
+    kind, _, want = checksum.partition(":")
+    digest = hashlib.new(kind)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            digest.update(block)
+    if digest.hexdigest() != want.lower():
+        raise ArtifactError(f'error downloading "{source}": Checksums did not match for '
+                            f"{os.path.basename(path)}.\nExpected: {want}\n"
+                            f"Got: {digest.hexdigest()}")
+
+
+def _unpack(archive: str, kind: str, dest: str, into_dir: bool, source: str) -> None:
+    """Unpack into ``dest``; members that would leave it are refused, as go-getter does."""
+    try:
+        if kind == "gz":
+            target = os.path.join(dest, os.path.basename(source)[:-3]) if into_dir else dest
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with gzip.open(archive, "rb") as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+            return
+        os.makedirs(dest, exist_ok=True)
+        if kind == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    if not _inside(os.path.join(dest, name), dest):
+                        raise ArtifactError(f'error downloading "{source}": entry contains '
+                                            f'"..": {name}')
+                zf.extractall(dest)
+            return
+        if kind not in ("tar", "tar.gz"):
+            raise ArtifactError(f'error downloading "{source}": unsupported archive type '
+                                f'"{kind}" (nomadlab unpacks tar, tar.gz, zip and gz)')
+        with tarfile.open(archive, "r:*") as tf:
+            tf.extractall(dest, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as err:
+        raise ArtifactError(f'error downloading "{source}": failed to decompress: {err}') \
+            from None
+
+
+def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str,
+                   alloc_root: str) -> str:
+    """Fetch one artifact into the task directory; the path written. ArtifactError if not.
+
+    ``env`` interpolates source, destination, options and headers (Nomad's
+    ``ReplaceEnv``); ``task_dir`` is ``<alloc>/<task>``, ``alloc_root`` is ``<alloc>``.
+    """
+    source = replace_env(artifact.getter_source or "", env)
+    options = {k: replace_env(v, env) for k, v in artifact.getter_options.items()}
+    headers = {k: replace_env(v, env) for k, v in artifact.getter_headers.items()}
+    relative = replace_env(artifact.relative_dest or "local/", env)
+    dest = os.path.normpath(os.path.join(task_dir, relative))
+    if not _inside(dest, alloc_root):
+        raise ArtifactError("artifact destination path escapes the alloc directory")
+    why = unsupported_source(source)
+    if why:
+        raise ArtifactError(why)
+    mode = artifact.getter_mode or "any"
+    url = source.partition("::")[2] if "::" in source.split("/", 1)[0] else source
+    parsed = urllib.parse.urlsplit(url)
+    remote = parsed.scheme in ("http", "https")
+    path = parsed.path if remote or parsed.scheme == "file" else url
+    name = posixpath.basename(path.rstrip("/")) or "artifact"
+    archive = _archive_kind(path, options.get("archive"))
+    checksum = options.get("checksum")
+
+    with tempfile.TemporaryDirectory(prefix=".artifact-", dir=alloc_root) as scratch:
+        if remote:
+            fetched = os.path.join(scratch, name)
+            query = urllib.parse.urlencode([(k, v) for k, v in
+                                            urllib.parse.parse_qsl(parsed.query)
+                                            if k not in ("archive", "checksum", "filename")])
+            _download(urllib.parse.urlunsplit(parsed._replace(query=query)), headers, fetched)
+        else:
+            fetched = _local_source(url, task_dir, alloc_root)
+        if checksum:
+            if os.path.isdir(fetched):
+                raise ArtifactError(f'error downloading "{source}": checksum given for a '
+                                    "directory")
+            _verify(fetched, checksum, source)
+        if archive and not os.path.isdir(fetched):
+            if mode == "file" and archive != "gz":
+                raise ArtifactError(f'error downloading "{source}": an archive unpacks into '
+                                    'a directory; use mode "any" or "dir", or archive = false')
+            _unpack(fetched, archive, dest, mode != "file", name)
+            return dest
+        if os.path.isdir(fetched):
+            if mode == "file":
+                raise ArtifactError(f'error downloading "{source}": source path is a '
+                                    'directory; use mode "dir" or "any"')
+            shutil.copytree(fetched, dest, symlinks=True, dirs_exist_ok=True)
+            return dest
+        if mode == "dir":
+            raise ArtifactError(f'error downloading "{source}": source is a file, not a '
+                                'directory; use mode "file" or "any"')
+        target = dest if mode == "file" else os.path.join(dest, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(fetched, target)
+        return target
