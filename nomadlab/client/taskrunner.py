@@ -243,7 +243,10 @@ class TaskRunner:
     def _wait_shutdown_delay(self, outcome: list[ExitResult]) -> None:
         """Nomad's kill path: after the pre-kill hooks (services deregistered), wait the
         group's and then the task's ``shutdown_delay`` before the kill signal, unless the
-        task exits first. Only the task's delay has an event, as in Nomad."""
+        task exits first. Only the task's delay has an event, as in Nomad. A client going
+        away (``max_kill_timeout``) does not wait."""
+        if self._max_kill_timeout is not None:
+            return
         for delay, announce in ((self._group_shutdown_delay, False),
                                 (self.task.shutdown_delay or 0, True)):
             if delay <= 0 or outcome:
