@@ -22,6 +22,7 @@ from ..structs import (Allocation, DriverInfo, NetworkResource, Node, NodeCpuRes
                        NodeDiskResources, NodeMemoryResources, NodeResources)
 from .allocrunner import AllocRunner
 from .fingerprint import host_attributes
+from .heartbeat_stop import HeartbeatStop
 from .restore import load_identity, reap_orphans, reattachable, save_identity
 
 __all__ = ["Client", "ClientConfig", "HEARTBEAT_INTERVAL"]
@@ -84,6 +85,7 @@ class Client:
         self._updates_lock = threading.Lock()
         self._updated = threading.Event()
         self._cut_off = threading.Event()   # a network partition: no heartbeats, no syncs
+        self._heartbeat_stop = HeartbeatStop()
         self.node: Optional[Node] = None
         #: A restarted client first re-attaches to the allocations its predecessor ran
         #: (in this process, or one that died: its data dir says so).
@@ -141,6 +143,9 @@ class Client:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
             if not self._cut_off.is_set():
                 self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+                self._heartbeat_stop.ok()
+            else:
+                self._heartbeat_stop.check(list(self.runners.values()))
 
     def cut_off(self) -> None:
         """Lose contact with the server, as a partitioned machine does: no heartbeats, no

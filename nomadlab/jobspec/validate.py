@@ -363,6 +363,12 @@ def _disconnect(job: Job, group: TaskGroup, path: Path, add: Any) -> None:
     if group.max_client_disconnect is not None and group.stop_after_client_disconnect is not None:
         add((path + ("MaxClientDisconnect",), "max_client_disconnect and "
              "stop_after_client_disconnect are mutually exclusive"))
+    lost_after = (ds.lost_after if ds is not None else 0) or group.max_client_disconnect
+    if lost_after and job.type in ("system", "sysbatch"):
+        where = ("Disconnect", "LostAfter") if ds is not None and ds.lost_after \
+            else ("MaxClientDisconnect",)
+        add((path + where, f"nomadlab keeps allocations of a disconnected node unknown only "
+                           f"for service and batch jobs, not {job.type} jobs"))
     if ds is None:
         return
     if ds.lost_after and group.max_client_disconnect is not None:

@@ -12,6 +12,10 @@ reconciler calls:
   end of ``lost_after``; with ``replace = true`` (the default) a replacement is placed
   meanwhile, with ``replace = false`` none is.
 * When ``lost_after`` has passed the allocation is *expiring*: it becomes ``lost``.
+* ``stop_on_client_after`` (or the older ``stop_after_client_disconnect``): the client
+  stops the allocation itself after that long without the server, so the server marks
+  it lost at once but places its replacement only once the client has surely stopped it
+  (:func:`client_stop_delays`).
 * When the node is back and its client reports the allocation running again, it is
   *reconnecting*: it and each replacement are compared by the group's ``reconcile``
   strategy (keep_original, keep_replacement, best_score, longest_running) and the one not
@@ -37,7 +41,7 @@ __all__ = [
     "DISCONNECT_TIMEOUT_FOLLOWUP_EVAL_DESC", "DisconnectSets", "lost_after",
     "replace_on_disconnect", "needs_to_reconnect", "expired", "with_client_state",
     "node_status_after_missed_heartbeats", "split", "reconcile_reconnecting",
-    "pick_reconnecting_alloc",
+    "pick_reconnecting_alloc", "stop_on_client_after", "client_stop_delays",
 ]
 
 RECONCILE_OPTIONS = ("best_score", "keep_original", "keep_replacement", "longest_running")
@@ -63,6 +67,38 @@ def lost_after(group: Optional[TaskGroup]) -> int:
     if group.disconnect is not None and group.disconnect.lost_after:
         return group.disconnect.lost_after
     return group.max_client_disconnect or 0
+
+
+def stop_on_client_after(group: Optional[TaskGroup]) -> Optional[int]:
+    """Nomad's ``GetDisconnectStopTimeout``: how long a client cut off from the servers
+    keeps the group's allocations running (None: for ever)."""
+    if group is None:
+        return None
+    if group.disconnect is not None and group.disconnect.stop_on_client_after is not None:
+        return group.disconnect.stop_on_client_after
+    return group.stop_after_client_disconnect
+
+
+#: Nomad's default kill_timeout, the least time WaitClientStop allows for the kill.
+_DEFAULT_KILL_TIMEOUT = 5_000_000_000
+
+
+def client_stop_delays(lost: Mapping[str, Allocation], now: int) -> list[tuple[Allocation, int]]:
+    """Nomad's ``delayByStopAfterClientDisconnect``: for each lost alloc whose client stops
+    it on its own, when that is surely done (``stop_on_client_after`` plus the longest
+    kill_timeout after it was lost); the group's placements wait until then."""
+    delays = []
+    for alloc in sorted(lost.values(), key=lambda a: (a.index, a.id)):
+        group = _group(alloc)
+        timeout = stop_on_client_after(group)
+        if not timeout or group is None:
+            continue
+        lost_at = next((parse_rfc3339(s.time) for s in alloc.alloc_states
+                        if s.field == CLIENT_STATUS and s.value == "lost"), 0) or now
+        kill = max([_DEFAULT_KILL_TIMEOUT] + [t.kill_timeout or 0 for t in group.tasks])
+        if lost_at + timeout + kill > now:
+            delays.append((alloc, lost_at + timeout + kill))
+    return delays
 
 
 def replace_on_disconnect(alloc: Allocation) -> bool:

@@ -416,6 +416,9 @@ class _Reconciler:
         self._create_followup_evals(name, reschedule_later)
         untainted, reschedule_now = self._compute_disconnecting(
             group, disconnected.disconnecting, untainted, reschedule_now)
+        # stop_on_client_after: no placement for the group until the client stopped them
+        lost_later = [_Delayed(a, t) for a, t in disconnect.client_stop_delays(lost, self.now)]
+        self._create_followup_evals(name, lost_later)
 
         names = NameIndex(self.job_id, name, count,
                           _union(untainted, migrate, reschedule_now, lost).values())
@@ -430,7 +433,8 @@ class _Reconciler:
         counts.inplace_update += len(inplace)
 
         under_provisioned_by = self._under_provisioned_by(group, destructive, migrate)
-        place = self._compute_placements(group, names, untainted, migrate, reschedule_now, lost)
+        place = [] if lost_later else self._compute_placements(group, names, untainted,
+                                                               migrate, reschedule_now, lost)
         counts.place += len(place)
         self.place.extend(place)
         counts.stop += self._mark_stop([a for a in reschedule_now.values()  # unknown: kept

@@ -96,3 +96,24 @@ def test_replace_false_places_nothing_while_unknown_and_lost_after_makes_it_lost
         wait_for(lambda: [a for a in live(c) if a.client_status == "running"],
                  what="a replacement once lost")
         assert c.node(victim.id).status == "disconnected"
+
+
+def test_stop_on_client_after_the_client_stops_it_and_only_then_is_it_replaced() -> None:
+    with nl.dev(clients=0, seed=3) as c:
+        c.add_node("a", cpu=1000, memory=1024)
+        c.add_node("b", cpu=1000, memory=1024)
+        c.submit(spec('stop_on_client_after = "500ms"'))
+        (original,) = c.wait("edge", status="running")
+        victim = c.node(original.node_id)
+        assert c.node_down(victim.name).status == "down", "no lost_after: down at once"
+        wait_for(lambda: c.alloc(original.id).client_status == "lost", what="lost at once")
+        followup = wait_for(lambda: next((e for e in c.evals("edge") if e.wait_until), None),
+                            what="the evaluation that waits for the client to stop it")
+        runner = c.clients[victim.id].runners[original.id]
+        wait_for(lambda: runner.done, what="the cut-off client stopping the allocation")
+        killing = [e for e in runner.runners["t"].state.events if e.type == "Killing"]
+        assert "stop_on_client_after" in killing[0].kill_reason
+        (replacement,) = wait_for(lambda: [a for a in live(c) if a.client_status == "running"],
+                                  what="the replacement", timeout=30)
+        assert replacement.eval_id == followup.id, "placed by the follow-up, not before"
+        assert replacement.node_id != victim.id

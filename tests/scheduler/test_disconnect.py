@@ -174,3 +174,22 @@ def test_a_reconnecting_alloc_that_failed_is_stopped_and_replaced() -> None:
     (stop,) = result.stop
     assert stop.alloc.id == original.id and stop.client_status == "failed"
     assert [p.name for p in result.place] == ["web.web[0]"]
+
+
+def test_stop_on_client_after_delays_the_replacement_until_the_client_stopped_it() -> None:
+    for legacy in (False, True):
+        job = make_job(1)
+        group = job.task_groups[0]
+        if legacy:
+            group.stop_after_client_disconnect = 30 * SECOND
+        else:
+            group.disconnect = DisconnectStrategy(stop_on_client_after=30 * SECOND,
+                                                  replace=True, reconcile="best_score")
+        group.tasks[0].kill_timeout = 10 * SECOND
+        alloc = make_alloc(job, 0, "node-1")
+        result = reconcile(job, "web", [alloc], {"node-1": make_node("node-1", "down")},
+                           now=NOW)
+        assert [(s.alloc.id, s.client_status) for s in result.stop] == [(alloc.id, "lost")]
+        assert result.place == (), "the whole group waits for the client to stop it"
+        (followup,) = result.followup_evals
+        assert followup.wait_until == NOW + 40 * SECOND and followup.alloc_ids == (alloc.id,)
