@@ -10,8 +10,10 @@ lab can use without cloud credentials, with go-getter's rules:
   artifact sandbox lets go-getter read; anything else is refused, never copied.
 * ``mode``: ``any`` (a file lands in ``destination/<basename>``, an archive is unpacked
   into ``destination``), ``file`` (``destination`` is the file) or ``dir``.
-* archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``, ``.gz``), or named by
-  ``options { archive = "zip" }``; ``archive = false`` keeps the file as downloaded.
+* archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``; ``.gz`` in ``file``
+  mode), or named by ``options { archive = "zip" }``; ``archive = false`` keeps the file
+  as downloaded. ``filename`` names the file in ``any`` mode; other options become the
+  http(s) URL's query, as go-getter passes them on.
 * ``options { checksum = "sha256:<hex>" }`` (md5, sha1, sha256, sha512) checks the file as
   downloaded, before unpacking.
 * ``destination`` is interpolated and must stay inside the allocation directory, as in
@@ -128,13 +130,13 @@ def _verify(path: str, checksum: str, source: str) -> None:
                             f"Got: {digest.hexdigest()}")
 
 
-def _unpack(archive: str, kind: str, dest: str, into_dir: bool, source: str) -> None:
-    """Unpack into ``dest``; members that would leave it are refused, as go-getter does."""
+def _unpack(archive: str, kind: str, dest: str, source: str) -> None:
+    """Unpack into ``dest`` (the file itself for ``gz``); members that would leave it are
+    refused, as go-getter does."""
     try:
         if kind == "gz":
-            target = os.path.join(dest, os.path.basename(source)[:-3]) if into_dir else dest
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with gzip.open(archive, "rb") as src, open(target, "wb") as out:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with gzip.open(archive, "rb") as src, open(dest, "wb") as out:
                 shutil.copyfileobj(src, out)
             return
         os.makedirs(dest, exist_ok=True)
@@ -178,16 +180,17 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
     parsed = urllib.parse.urlsplit(url)
     remote = parsed.scheme in ("http", "https")
     path = parsed.path if remote or parsed.scheme == "file" else url
-    name = posixpath.basename(path.rstrip("/")) or "artifact"
-    archive = _archive_kind(path, options.get("archive"))
-    checksum = options.get("checksum")
+    # Nomad adds the options to the URL's query; go-getter takes out its own
+    params = dict(urllib.parse.parse_qsl(parsed.query) if remote or parsed.scheme else [])
+    params.update(options)
+    archive = _archive_kind(path, params.pop("archive", None))
+    checksum = params.pop("checksum", None)
+    name = params.pop("filename", None) or posixpath.basename(path.rstrip("/")) or "artifact"
 
     with tempfile.TemporaryDirectory(prefix=".artifact-", dir=alloc_root) as scratch:
         if remote:
             fetched = os.path.join(scratch, name)
-            query = urllib.parse.urlencode([(k, v) for k, v in
-                                            urllib.parse.parse_qsl(parsed.query)
-                                            if k not in ("archive", "checksum", "filename")])
+            query = urllib.parse.urlencode(params)
             _download(urllib.parse.urlunsplit(parsed._replace(query=query)), headers, fetched)
         else:
             fetched = _local_source(url, task_dir, alloc_root)
@@ -197,10 +200,12 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
                                     "directory")
             _verify(fetched, checksum, source)
         if archive and not os.path.isdir(fetched):
-            if mode == "file" and archive != "gz":
-                raise ArtifactError(f'error downloading "{source}": an archive unpacks into '
-                                    'a directory; use mode "any" or "dir", or archive = false')
-            _unpack(fetched, archive, dest, mode != "file", name)
+            if (mode == "file") != (archive == "gz"):
+                raise ArtifactError(f'error downloading "{source}": ' + (
+                    "gzip-style decompression can only be done to a file" if archive == "gz"
+                    else 'an archive unpacks into a directory; use mode "any" or "dir", or '
+                         "archive = false"))
+            _unpack(fetched, archive, dest, source)
             return dest
         if os.path.isdir(fetched):
             if mode == "file":

@@ -344,10 +344,6 @@ def _artifact(artifact: Any, path: Path, add: Any) -> None:
         problem = checksum_problem(checksum)
         if problem:
             add((path + ("GetterOptions", "checksum"), problem))
-    unknown = sorted(set(artifact.getter_options) - {"checksum", "archive", "filename"})
-    if unknown:
-        add((path + ("GetterOptions", unknown[0]), f'artifact option "{unknown[0]}" is not '
-             "supported by nomadlab's getters (it knows checksum, archive and filename)"))
 
 
 def _disconnect(job: Job, group: TaskGroup, path: Path, add: Any) -> None:

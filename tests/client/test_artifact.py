@@ -3,6 +3,7 @@ destinations; failures as Nomad's task events; getters nomadlab lacks refused up
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -43,6 +44,7 @@ FILES = {
     "/bundle.zip": _zip({"site/index.html": b"<h1>hi</h1>"}),
     "/motd.txt": b"hello from http\n",
     "/evil.tar.gz": _tar_gz({"../../outside.txt": b"gotcha"}),
+    "/notes.txt.gz": gzip.compress(b"unzipped notes\n"),
 }
 
 
@@ -50,7 +52,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     seen_headers: list[dict[str, str]] = []
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        _Handler.seen_headers.append(dict(self.headers))
+        _Handler.seen_headers.append({**self.headers, "path": self.path})
         path = self.path.split("?", 1)[0]
         if path == "/private.txt":
             if self.headers.get("Authorization") != "Bearer s3cr3t":
@@ -124,6 +126,20 @@ def test_a_plain_file_lands_under_its_name_or_at_the_destination_in_file_mode(se
     with pytest.raises(ArtifactError, match="source is a file, not a directory"):
         fetch(alloc, getter_source=f"{server}/motd.txt", getter_mode="dir",
               relative_dest="local/d")
+
+
+def test_options_go_getter_knows_and_query_parameters_it_passes_on(server, alloc) -> None:
+    path = fetch(alloc, getter_source=f"{server}/motd.txt?version=${{VERSION}}",
+                 getter_options={"filename": "greeting", "token": "t0k"})
+    assert path == os.path.join(alloc[0], "local", "greeting")
+    assert _Handler.seen_headers[-1]["path"] == "/motd.txt?version=1.4.2&token=t0k"
+    path = fetch(alloc, getter_source=f"{server}/notes.txt.gz", getter_mode="file",
+                 relative_dest="local/notes.txt")
+    with open(path) as f:
+        assert f.read() == "unzipped notes\n"
+    with pytest.raises(ArtifactError, match="gzip-style decompression can only be done to a "
+                                            "file"):
+        fetch(alloc, getter_source=f"{server}/notes.txt.gz")
 
 
 def test_checksum_is_checked_before_unpacking(server, alloc) -> None:
