@@ -150,6 +150,9 @@ class TaskRunner:
             try:
                 if self._prestart is not None:
                     self._prestart()
+                    if self._kill.is_set():  # stopped while fetching: never start it
+                        self._finish(failed=False)
+                        return
                 config = self._config()
                 config.events = lambda message: self.emit(event(
                     "Driver", self._clock(), message, driver_message=message))

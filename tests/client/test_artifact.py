@@ -273,3 +273,35 @@ def test_a_failed_download_is_an_event_then_the_restart_policy(server) -> None:
         assert "bad response code: 404" in failed.display_message
         assert failed.download_error == failed.display_message
         assert alloc.task_states["t"].failed
+
+
+def test_a_docker_task_sees_its_artifact_and_env_template_in_local(server, engine) -> None:
+    spec = f'''job "dfetch" {{
+  type = "batch"
+  group "g" {{
+    task "t" {{
+      driver = "docker"
+      config {{
+        image   = "nomadlab/busybox:latest"
+        command = "sh"
+        args    = ["-c", "cat /local/app/VERSION; echo $FROM_TEMPLATE"]
+      }}
+      artifact {{
+        source = "{server}/bundle.tar.gz"
+      }}
+      template {{
+        data        = "FROM_TEMPLATE=templated\\n"
+        destination = "local/vars.env"
+        env         = true
+      }}
+      resources {{
+        cpu    = 100
+        memory = 64
+      }}
+    }}
+  }}
+}}'''
+    with nl.dev(seed=5) as c:
+        c.submit(spec)
+        (alloc,) = c.wait("dfetch", status="complete", timeout=60)
+        assert c.logs(alloc.id, "t") == "1.4.2\ntemplated\n"
