@@ -117,3 +117,22 @@ def test_stop_on_client_after_the_client_stops_it_and_only_then_is_it_replaced()
                                   what="the replacement", timeout=30)
         assert replacement.eval_id == followup.id, "placed by the follow-up, not before"
         assert replacement.node_id != victim.id
+
+
+def test_missed_heartbeats_make_the_node_disconnected_and_its_return_makes_it_ready() -> None:
+    with nl.dev(clients=0, seed=3) as c:
+        c.server.heartbeat_ttl = 0.5
+        c.add_node("a", cpu=1000, memory=1024)
+        c.submit(spec('lost_after = "1h"\n replace = false'))
+        (alloc,) = c.wait("edge", status="running")
+        client = c.clients[alloc.node_id]
+        client.cut_off()
+        wait_for(lambda: c.node(alloc.node_id).status == "disconnected",
+                 what="the heartbeat TTL running out")
+        wait_for(lambda: c.alloc(alloc.id).client_status == "unknown", what="unknown")
+        client.reconnect()
+        wait_for(lambda: c.node(alloc.node_id).status == "ready", what="ready again")
+        back = wait_for(lambda: (a := c.alloc(alloc.id)).alloc_states
+                        and a.alloc_states[-1].value == "running" and a, what="reconnected")
+        assert back.client_status == "running" and back.desired_status == "run"
+        assert [a.id for a in c.allocs("edge")] == [alloc.id]
