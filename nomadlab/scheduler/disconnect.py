@@ -23,7 +23,7 @@ reconciler calls:
 
 :func:`split` sorts a task group's allocations into these sets before the reconciler's
 own ``filterByTainted`` sees the rest; :func:`reconcile_reconnecting` decides the
-reconnecting ones. Neither reads a clock: ``now`` is passed in.
+reconnecting ones, :func:`mark_unknown` the disconnecting ones. Neither reads a clock: ``now`` is passed in.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ __all__ = [
     "DISCONNECT_TIMEOUT_FOLLOWUP_EVAL_DESC", "DisconnectSets", "lost_after",
     "replace_on_disconnect", "needs_to_reconnect", "expired", "with_client_state",
     "node_status_after_missed_heartbeats", "split", "reconcile_reconnecting",
-    "pick_reconnecting_alloc", "stop_on_client_after", "client_stop_delays",
+    "pick_reconnecting_alloc", "stop_on_client_after", "client_stop_delays", "mark_unknown",
+    "Unknown", "ReconnectDecision",
 ]
 
 RECONCILE_OPTIONS = ("best_score", "keep_original", "keep_replacement", "longest_running")
@@ -162,7 +163,6 @@ class DisconnectSets:
 
     untainted: dict[str, Allocation] = field(default_factory=dict)
     lost: dict[str, Allocation] = field(default_factory=dict)
-    ignore: dict[str, Allocation] = field(default_factory=dict)
     disconnecting: dict[str, Allocation] = field(default_factory=dict)
     reconnecting: dict[str, Allocation] = field(default_factory=dict)
     expiring: dict[str, Allocation] = field(default_factory=dict)
@@ -174,16 +174,16 @@ def _classify(alloc: Allocation, tainted: Mapping[str, Optional[Node]], now: int
 
     Nomad's ``classificationRules`` in order, leaving out the rules the reconciler's own
     ``_filter_by_tainted`` already applies (terminal allocs, migrations, plain lost)."""
+    # Nomad records a ClientStatus AllocState with every stop the scheduler makes, so a
+    # stopped alloc never needs to reconnect; nomadlab's stops keep the states unchanged.
     reconnect = alloc.client_status in ("unknown", "running", "failed") \
-        and needs_to_reconnect(alloc)
-    if reconnect and alloc.desired_status == "run" and alloc.client_status == "failed":
+        and needs_to_reconnect(alloc) and not alloc.server_terminal_status()
+    if reconnect and alloc.client_status == "failed":
         return "reconnecting"
     if alloc.terminal_status() and not reconnect:
         return None
     if expired(alloc, now):
         return "expiring"
-    if reconnect and alloc.client_status == "failed" and alloc.desired_status == "stop":
-        return "ignore"
     is_tainted = alloc.node_id in tainted
     node = tainted.get(alloc.node_id)
     if node is not None and node.status == "disconnected":
@@ -274,6 +274,34 @@ def pick_reconnecting_alloc(strategy: str, original: Allocation,
             return _best_score(original, replacement)
         return original if ours < theirs else replacement
     return _best_score(original, replacement)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """What :func:`mark_unknown` decided for a group's disconnecting allocations."""
+
+    updates: tuple[Allocation, ...]          # each alloc as it is now: client status unknown
+    replace: dict[str, Allocation]           # to reschedule now (a replacement is placed)
+    keep: dict[str, Allocation]              # to count as they are (``replace = false``)
+    timeouts: tuple[tuple[Allocation, int], ...]  # when each is lost (its follow-up eval)
+
+
+def mark_unknown(group: TaskGroup, disconnecting: Mapping[str, Allocation], now: int
+                 ) -> Unknown:
+    """Nomad's ``computeDisconnecting``: each alloc becomes unknown (an AllocState says
+    since when), to be reconsidered when ``lost_after`` ends; with ``replace`` a
+    replacement is placed now (the unknown alloc is not stopped), without it keeps its
+    place in the group's count."""
+    updates, replace, keep, timeouts = [], {}, {}, []
+    timeout = lost_after(group)
+    for alloc in sorted(disconnecting.values(), key=lambda a: (a.index, a.id)):
+        unknown = with_client_state(alloc, "unknown", now, client_status="unknown",
+                                    client_description=ALLOC_UNKNOWN)
+        updates.append(unknown)
+        (replace if replace_on_disconnect(alloc) else keep)[alloc.id] = unknown
+        if timeout:
+            timeouts.append((unknown, now + timeout))
+    return Unknown(tuple(updates), replace, keep, tuple(timeouts))
 
 
 @dataclass(frozen=True)

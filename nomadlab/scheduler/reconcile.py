@@ -407,15 +407,20 @@ class _Reconciler:
 
         rest, disconnected = disconnect.split(all_allocs, self.tainted, self.now)
         untainted, migrate, lost, ignore = self._filter_by_tainted(rest)
-        untainted, lost, ignore = self._merge_disconnected(counts, all_allocs, disconnected,
-                                                           untainted, lost, ignore)
+        untainted, lost = self._merge_disconnected(counts, all_allocs, disconnected,
+                                                   untainted, lost)
         self._ignore(counts, ignore.values())
 
         untainted, reschedule_now, reschedule_later = \
             self._filter_by_rescheduleable(untainted, group)
         self._create_followup_evals(name, reschedule_later)
-        untainted, reschedule_now = self._compute_disconnecting(
-            group, disconnected.disconnecting, untainted, reschedule_now)
+        unknown = disconnect.mark_unknown(group, disconnected.disconnecting, self.now)
+        self.disconnect_updates.extend(unknown.updates)
+        untainted = _union(untainted, unknown.keep)
+        reschedule_now = _union(reschedule_now, unknown.replace)
+        self._create_followup_evals(name, [_Delayed(a, t) for a, t in unknown.timeouts],
+                                    "max-disconnect-timeout",
+                                    disconnect.DISCONNECT_TIMEOUT_FOLLOWUP_EVAL_DESC)
         # stop_on_client_after: no placement for the group until the client stopped them
         lost_later = [_Delayed(a, t) for a, t in disconnect.client_stop_delays(lost, self.now)]
         self._create_followup_evals(name, lost_later)
@@ -492,16 +497,14 @@ class _Reconciler:
 
     def _merge_disconnected(self, counts: _Counts, all_allocs: AllocSet,
                             sets: disconnect.DisconnectSets, untainted: AllocSet,
-                            lost: AllocSet, ignore: AllocSet
-                            ) -> tuple[AllocSet, AllocSet, AllocSet]:
+                            lost: AllocSet) -> tuple[AllocSet, AllocSet]:
         """Fold the disconnect buckets into the usual ones: expired allocs are lost; the
         reconnecting are decided first (Nomad's ``reconcileReconnecting``), and those kept
         count as untainted from here on."""
         untainted = _union(untainted, sets.untainted)
         lost = _union(lost, sets.lost, sets.expiring)
-        ignore = _union(ignore, sets.ignore)
         if not sets.reconnecting:
-            return untainted, lost, ignore
+            return untainted, lost
         assert self.job is not None
         decision = disconnect.reconcile_reconnecting(sets.reconnecting, all_allocs, self.job,
                                                      ALLOC_NOT_NEEDED, ALLOC_RESCHEDULED,
@@ -512,34 +515,7 @@ class _Reconciler:
         counts.stop += len(decision.stop)
         self.reconnect_updates.extend(decision.reconnect)
         kept = {k: a for k, a in sets.reconnecting.items() if k not in stopped}
-        return (_union(_difference(untainted, stopped), kept), _difference(lost, stopped),
-                _difference(ignore, stopped))
-
-    def _compute_disconnecting(self, group: TaskGroup, disconnecting: AllocSet,
-                               untainted: AllocSet, reschedule_now: AllocSet
-                               ) -> tuple[AllocSet, AllocSet]:
-        """Mark allocs on a disconnected node unknown, with a follow-up evaluation when
-        ``lost_after`` ends; with ``replace`` they are rescheduled now (a replacement is
-        placed, the unknown alloc is not stopped), without they keep their place."""
-        if not disconnecting:
-            return untainted, reschedule_now
-        untainted, reschedule_now = dict(untainted), dict(reschedule_now)
-        timeout = disconnect.lost_after(group)
-        later: list[_Delayed] = []
-        for alloc in _ordered(disconnecting.values()):
-            unknown = disconnect.with_client_state(alloc, "unknown", self.now,
-                                                   client_status="unknown",
-                                                   client_description=disconnect.ALLOC_UNKNOWN)
-            self.disconnect_updates.append(unknown)
-            if disconnect.replace_on_disconnect(alloc):
-                reschedule_now[alloc.id] = unknown
-            else:
-                untainted[alloc.id] = unknown
-            if timeout:
-                later.append(_Delayed(unknown, self.now + timeout))
-        self._create_followup_evals(group.name, later, "max-disconnect-timeout",
-                                    disconnect.DISCONNECT_TIMEOUT_FOLLOWUP_EVAL_DESC)
-        return untainted, reschedule_now
+        return _union(_difference(untainted, stopped), kept), _difference(lost, stopped)
 
     def _compute_stop(self, group: TaskGroup, names: NameIndex, untainted: AllocSet,
                       migrate: AllocSet, lost: AllocSet) -> AllocSet:
