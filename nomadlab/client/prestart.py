@@ -3,7 +3,8 @@
 In Nomad's order (``taskrunner/task_runner_hooks.go``): the dispatch payload is written
 (``dispatch_hook.go``), artifacts are fetched (``artifact_hook.go``), templates are
 rendered (``template_hook.go``, which may read what an artifact brought). Each hook runs
-until it has succeeded once; a task restarted by its restart policy does not fetch again.
+until it has succeeded once; a task restarted by its restart policy does not fetch again,
+and renders its templates again only with ``restart { render_templates = true }``.
 
 A hook that fails raises :class:`HookError`; the task runner records it as the task
 event Nomad emits and hands the failure to the restart policy (recoverable errors are
@@ -68,7 +69,9 @@ class Prestart:
                 raise HookError("Task hook failed", f"dispatch_payload: {err}", True) from None
             self._done.add("dispatch")
         self._artifacts(env)
-        if "templates" not in self._done and self.task.templates:
+        policy = self.task.restart_policy
+        rerender = bool(policy and policy.render_templates)  # restart { render_templates }
+        if ("templates" not in self._done or rerender) and self.task.templates:
             try:
                 write_templates(self.task, env, self.node, self.task_dir)
             except (TemplateError, OSError) as err:

@@ -144,3 +144,26 @@ def test_group_shutdown_delay_waits_without_an_event_before_each_task_is_killed(
         killing = next(e for e in events if e.type == "Killing")
         # a lower bound only: a busy machine makes the gap longer, never shorter
         assert killing.time - stopped_at >= 300_000_000
+
+
+def test_render_templates_renders_again_on_restart_and_env_follows_the_file() -> None:
+    """A task that overwrites its env file sees its own value after a restart, unless
+    ``render_templates`` renders the template again first."""
+    for render, second in ((False, "mine"), (True, "templated")):
+        body = f'''template {{
+        data        = "VALUE=templated\\n"
+        destination = "local/app.env"
+        env         = true
+      }}
+      restart {{
+        attempts         = 1
+        delay            = "10ms"
+        mode             = "fail"
+        render_templates = {str(render).lower()}
+      }}'''
+        command = "echo $VALUE; echo VALUE=mine > local/app.env; exit 1"
+        with nl.dev(seed=2) as c:
+            c.submit(task(body, command, job="rerender",
+                          group="reschedule {\n attempts = 0\n unlimited = false\n }"))
+            (alloc,) = c.wait("rerender", status="failed", timeout=30)
+            assert c.logs(alloc.id, "t") == f"templated\n{second}\n", f"render={render}"
