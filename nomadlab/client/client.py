@@ -189,7 +189,8 @@ class Client:
                 if alloc.client_status in ("complete", "failed", "lost"):
                     continue
                 self._run_alloc(alloc, node, restore=self._restore and reattachable(alloc))
-            elif alloc.client_status == "unknown" and runner is not None and not runner.done:
+            elif alloc.desired_status == "run" and alloc.client_status == "unknown" \
+                    and runner is not None and not runner.done:
                 runner.reconnect(alloc)  # the server lost track while this client was away
             elif alloc.desired_status in ("stop", "evict") and runner is not None \
                     and not runner.done and not runner._killing.is_set():
