@@ -10,8 +10,8 @@ lab can use without cloud credentials, with go-getter's rules:
   artifact sandbox lets go-getter read; anything else is refused, never copied.
 * ``mode``: ``any`` (a file lands in ``destination/<basename>``, an archive is unpacked
   into ``destination``), ``file`` (``destination`` is the file) or ``dir``.
-* archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.zip``; ``.gz`` in ``file``
-  mode), or named by ``options { archive = "zip" }``; ``archive = false`` keeps the file
+* archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``,
+  ``.zip``; ``.gz``, ``.bz2``, ``.xz`` in ``file`` mode), or named by ``options { archive = "zip" }``; ``archive = false`` keeps the file
   as downloaded. ``filename`` names the file in ``any`` mode; other options become the
   http(s) URL's query, as go-getter passes them on.
 * ``options { checksum = "sha256:<hex>" }`` (md5, sha1, sha256, sha512) checks the file as
@@ -25,8 +25,10 @@ Getters nomadlab does not have (git, hg, s3, gcs) are refused when the job is va
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import shutil
@@ -46,8 +48,11 @@ from .interpolate import replace_env
 __all__ = ["ArtifactError", "fetch_artifact"]
 
 #: go-getter's archive extensions, longest first so ``.tar.gz`` wins over ``.gz``.
-_ARCHIVES = ((".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".tar", "tar"), (".zip", "zip"),
-             (".gz", "gz"))
+_ARCHIVES = ((".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".tar.bz2", "tar.bz2"),
+             (".tbz2", "tar.bz2"), (".tar.xz", "tar.xz"), (".txz", "tar.xz"), (".tar", "tar"),
+             (".zip", "zip"), (".gz", "gz"), (".bz2", "bz2"), (".xz", "xz"))
+#: Single-file compressions: decompressed to the destination file (``file`` mode only).
+_SINGLE = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 _DOWNLOAD_TIMEOUT = 30.0
 
 
@@ -60,7 +65,7 @@ def _archive_kind(path: str, option: Optional[str]) -> Optional[str]:
         if option.lower() in ("false", ""):
             return None
         kind = option.lower().lstrip(".")
-        return "tar.gz" if kind == "tgz" else kind
+        return {"tgz": "tar.gz", "tbz2": "tar.bz2", "txz": "tar.xz"}.get(kind, kind)
     for suffix, kind in _ARCHIVES:
         if path.lower().endswith(suffix):
             return kind
@@ -83,14 +88,14 @@ def _local_source(source: str, task_dir: str, alloc_root: str) -> str:
     real = os.path.realpath(path)
     allowed = [os.path.realpath(alloc_root), os.path.realpath(tempfile.gettempdir())]
     if not any(_inside(real, root) for root in allowed):
-        raise ArtifactError(f'error downloading "{source}": permission denied: nomadlab reads '
+        raise ArtifactError(f"error downloading '{source}': permission denied: nomadlab reads "
                             "local artifacts only inside the allocation directory or the "
                             "temporary directory, as Nomad's artifact sandbox does")
     if not os.path.exists(real):
-        raise ArtifactError(f'error downloading "{source}": source path error: stat {path}: '
+        raise ArtifactError(f"error downloading '{source}': source path error: stat {path}: "
                             "no such file or directory")
     if os.geteuid() == 0 and not _world_readable(real):
-        raise ArtifactError(f'error downloading "{source}": permission denied: Nomad fetches '
+        raise ArtifactError(f"error downloading '{source}': permission denied: Nomad fetches "
                             "artifacts as nobody, and this source is not readable by others")
     return real
 
@@ -109,13 +114,13 @@ def _download(url: str, headers: Mapping[str, str], to: str) -> None:
         with httpx.stream("GET", url, headers=dict(headers), follow_redirects=True,
                           timeout=_DOWNLOAD_TIMEOUT) as response:
             if response.status_code != 200:
-                raise ArtifactError(f'error downloading "{url}": bad response code: '
+                raise ArtifactError(f"error downloading '{url}': bad response code: "
                                     f"{response.status_code}")
             with open(to, "wb") as f:
                 for chunk in response.iter_bytes():
                     f.write(chunk)
     except httpx.HTTPError as err:
-        raise ArtifactError(f'error downloading "{url}": {err}') from None
+        raise ArtifactError(f"error downloading '{url}': {err}") from None
 
 
 def _verify(path: str, checksum: str, source: str) -> None:
@@ -125,7 +130,7 @@ def _verify(path: str, checksum: str, source: str) -> None:
         for block in iter(lambda: f.read(1 << 16), b""):
             digest.update(block)
     if digest.hexdigest() != want.lower():
-        raise ArtifactError(f'error downloading "{source}": Checksums did not match for '
+        raise ArtifactError(f"error downloading '{source}': Checksums did not match for "
                             f"{os.path.basename(path)}.\nExpected: {want}\n"
                             f"Got: {digest.hexdigest()}")
 
@@ -134,9 +139,9 @@ def _unpack(archive: str, kind: str, dest: str, source: str) -> None:
     """Unpack into ``dest`` (the file itself for ``gz``); members that would leave it are
     refused, as go-getter does."""
     try:
-        if kind == "gz":
+        if kind in _SINGLE:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with gzip.open(archive, "rb") as src, open(dest, "wb") as out:
+            with _SINGLE[kind](archive, "rb") as src, open(dest, "wb") as out:
                 shutil.copyfileobj(src, out)
             return
         os.makedirs(dest, exist_ok=True)
@@ -144,17 +149,18 @@ def _unpack(archive: str, kind: str, dest: str, source: str) -> None:
             with zipfile.ZipFile(archive) as zf:
                 for name in zf.namelist():
                     if not _inside(os.path.join(dest, name), dest):
-                        raise ArtifactError(f'error downloading "{source}": entry contains '
+                        raise ArtifactError(f"error downloading '{source}': entry contains "
                                             f'"..": {name}')
                 zf.extractall(dest)
             return
-        if kind not in ("tar", "tar.gz"):
-            raise ArtifactError(f'error downloading "{source}": unsupported archive type '
-                                f'"{kind}" (nomadlab unpacks tar, tar.gz, zip and gz)')
+        if kind not in ("tar", "tar.gz", "tar.bz2", "tar.xz"):
+            raise ArtifactError(f"error downloading '{source}': unsupported archive type "
+                                f'"{kind}" (nomadlab unpacks tar, tar.gz, tar.bz2, tar.xz, zip, '
+                                "gz, bz2 and xz)")
         with tarfile.open(archive, "r:*") as tf:
             tf.extractall(dest, filter="data")
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as err:
-        raise ArtifactError(f'error downloading "{source}": failed to decompress: {err}') \
+        raise ArtifactError(f"error downloading '{source}': failed to decompress: {err}") \
             from None
 
 
@@ -196,25 +202,25 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
             fetched = _local_source(url, task_dir, alloc_root)
         if checksum:
             if os.path.isdir(fetched):
-                raise ArtifactError(f'error downloading "{source}": checksum given for a '
+                raise ArtifactError(f"error downloading '{source}': checksum given for a "
                                     "directory")
             _verify(fetched, checksum, source)
         if archive and not os.path.isdir(fetched):
-            if (mode == "file") != (archive == "gz"):
-                raise ArtifactError(f'error downloading "{source}": ' + (
-                    "gzip-style decompression can only be done to a file" if archive == "gz"
+            if (mode == "file") != (archive in _SINGLE):
+                raise ArtifactError(f"error downloading '{source}': " + (
+                    "gzip-style decompression can only be done to a file" if archive in _SINGLE
                     else 'an archive unpacks into a directory; use mode "any" or "dir", or '
                          "archive = false"))
             _unpack(fetched, archive, dest, source)
             return dest
         if os.path.isdir(fetched):
             if mode == "file":
-                raise ArtifactError(f'error downloading "{source}": source path is a '
+                raise ArtifactError(f"error downloading '{source}': source path is a "
                                     'directory; use mode "dir" or "any"')
             shutil.copytree(fetched, dest, symlinks=True, dirs_exist_ok=True)
             return dest
         if mode == "dir":
-            raise ArtifactError(f'error downloading "{source}": source is a file, not a '
+            raise ArtifactError(f"error downloading '{source}': source is a file, not a "
                                 'directory; use mode "file" or "any"')
         target = dest if mode == "file" else os.path.join(dest, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -91,6 +91,7 @@ class Prestart:
             try:
                 fetch_artifact(artifact, env, self.task_dir, self.alloc_root)
             except (ArtifactError, OSError) as err:
-                raise HookError("Failed Artifact Download", str(err), True,
-                                download_error=str(err)) from None
+                message = f'failed to download artifact "{artifact.getter_source}": {err}'
+                raise HookError("Failed Artifact Download", message, True,
+                                download_error=message) from None
             self._done.add(f"artifact-{i}")

@@ -174,6 +174,20 @@ def test_local_path_and_file_url_inside_the_alloc_dir(alloc) -> None:
         assert f.read() == BUNDLE
 
 
+@pytest.mark.parametrize("suffix, mode", [(".tar.bz2", "w:bz2"), (".txz", "w:xz"),
+                                          (".tar", "w")])
+def test_other_tar_compressions_go_getter_knows(alloc, suffix: str, mode: str) -> None:
+    task_dir, root = alloc
+    path = os.path.join(root, "alloc", "data", "bundle" + suffix)
+    with tarfile.open(path, mode) as tf:
+        info = tarfile.TarInfo("x/hello.txt")
+        info.size = 2
+        tf.addfile(info, io.BytesIO(b"hi"))
+    fetch(alloc, getter_source=path, relative_dest="local/t")
+    with open(os.path.join(task_dir, "local", "t", "x", "hello.txt")) as f:
+        assert f.read() == "hi"
+
+
 def test_local_sources_outside_the_sandbox_are_refused(alloc) -> None:
     with pytest.raises(ArtifactError, match="permission denied"):
         fetch(alloc, getter_source="/etc/hostname")
