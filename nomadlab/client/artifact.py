@@ -77,6 +77,14 @@ def _inside(path: str, root: str) -> bool:
         os.path.abspath(root)
 
 
+def _confined(path: str, alloc_root: str) -> str:
+    """``path`` if it stays in the allocation directory once symlinks are followed (what
+    Nomad's sandbox lets go-getter write to), else ArtifactError."""
+    if not _inside(os.path.realpath(path), os.path.realpath(alloc_root)):
+        raise ArtifactError("artifact destination path escapes the alloc directory")
+    return path
+
+
 def _local_source(source: str, task_dir: str, alloc_root: str) -> str:
     """The real path of a local source the sandbox may read, else ArtifactError."""
     if source.startswith("file://"):
@@ -175,9 +183,7 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
     options = {k: replace_env(v, env) for k, v in artifact.getter_options.items()}
     headers = {k: replace_env(v, env) for k, v in artifact.getter_headers.items()}
     relative = replace_env(artifact.relative_dest or "local/", env)
-    dest = os.path.normpath(os.path.join(task_dir, relative))
-    if not _inside(dest, alloc_root):
-        raise ArtifactError("artifact destination path escapes the alloc directory")
+    dest = _confined(os.path.normpath(os.path.join(task_dir, relative)), alloc_root)
     why = unsupported_source(source)
     if why:
         raise ArtifactError(why)
@@ -195,7 +201,7 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
 
     with tempfile.TemporaryDirectory(prefix=".artifact-", dir=alloc_root) as scratch:
         if remote:
-            fetched = os.path.join(scratch, name)
+            fetched = os.path.join(scratch, "download")
             query = urllib.parse.urlencode(params)
             _download(urllib.parse.urlunsplit(parsed._replace(query=query)), headers, fetched)
         else:
@@ -222,7 +228,7 @@ def fetch_artifact(artifact: TaskArtifact, env: Mapping[str, str], task_dir: str
         if mode == "dir":
             raise ArtifactError(f"error downloading '{source}': source is a file, not a "
                                 'directory; use mode "file" or "any"')
-        target = dest if mode == "file" else os.path.join(dest, name)
+        target = _confined(dest if mode == "file" else os.path.join(dest, name), alloc_root)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(fetched, target)
         return target

@@ -200,6 +200,12 @@ def test_local_sources_outside_the_sandbox_are_refused(alloc) -> None:
 def test_destinations_and_archive_members_stay_inside(server, alloc) -> None:
     with pytest.raises(ArtifactError, match="escapes the alloc directory"):
         fetch(alloc, getter_source=f"{server}/motd.txt", relative_dest="../../elsewhere")
+    with pytest.raises(ArtifactError, match="escapes the alloc directory"):
+        fetch(alloc, getter_source=f"{server}/motd.txt",
+              getter_options={"filename": "../../../outside.txt"})
+    os.symlink("/etc", os.path.join(alloc[1], "alloc", "data", "etc"))
+    with pytest.raises(ArtifactError, match="escapes the alloc directory"):
+        fetch(alloc, getter_source=f"{server}/motd.txt", relative_dest="../alloc/data/etc")
     with pytest.raises(ArtifactError, match="failed to decompress"):
         fetch(alloc, getter_source=f"{server}/evil.tar.gz", relative_dest="local/x")
     assert not os.path.exists(os.path.join(os.path.dirname(alloc[1]), "outside.txt"))
