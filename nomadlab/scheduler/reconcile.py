@@ -286,10 +286,9 @@ class _Reconciler:
     # -- buckets ---------------------------------------------------------------------
 
     def _filter_by_tainted(self, allocs: AllocSet) -> tuple[AllocSet, AllocSet, AllocSet, AllocSet]:
-        """(untainted, migrate, lost, ignore), Nomad's ``filterByTainted`` without reconnects.
-
-        Nodes that are disconnected count as down: nomadlab has no disconnect grace
-        period, which is what Nomad does when ``disconnect.lost_after`` is not set.
+        """(untainted, migrate, lost, ignore), Nomad's ``filterByTainted`` for the allocs
+        :func:`.disconnect.split` left: on a disconnected node they count as down (lost),
+        as in Nomad when ``disconnect.lost_after`` is not set.
         """
         untainted: AllocSet = {}
         migrate: AllocSet = {}
