@@ -6,8 +6,9 @@ lab can use without cloud credentials, with go-getter's rules:
 
 * sources: ``http://`` and ``https://`` (with ``headers``), ``file://`` URLs and local
   paths (a relative path is relative to the task directory). A local source must lie in
-  the allocation directory or the system temporary directory, the places Nomad's
-  artifact sandbox lets go-getter read; anything else is refused, never copied.
+  the allocation directory (``${NOMAD_ALLOC_DIR}``, what a prestart task wrote there),
+  the only place Nomad's artifact sandbox (landlock) lets go-getter read files; anything
+  else is refused, never copied.
 * ``mode``: ``any`` (a file lands in ``destination/<basename>``, an archive is unpacked
   into ``destination``), ``file`` (``destination`` is the file) or ``dir``.
 * archives by extension (``.tar``, ``.tar.gz``/``.tgz``, ``.tar.bz2``, ``.tar.xz``,
@@ -32,7 +33,6 @@ import lzma
 import os
 import posixpath
 import shutil
-import stat
 import tarfile
 import tempfile
 import urllib.parse
@@ -94,27 +94,14 @@ def _local_source(source: str, task_dir: str, alloc_root: str) -> str:
     if not os.path.isabs(path):
         path = os.path.join(task_dir, path)
     real = os.path.realpath(path)
-    allowed = [os.path.realpath(alloc_root), os.path.realpath(tempfile.gettempdir())]
-    if not any(_inside(real, root) for root in allowed):
-        raise ArtifactError(f"error downloading '{source}': permission denied: nomadlab reads "
-                            "local artifacts only inside the allocation directory or the "
-                            "temporary directory, as Nomad's artifact sandbox does")
+    if not _inside(real, os.path.realpath(alloc_root)):
+        raise ArtifactError(f"error downloading '{source}': open {path}: permission denied "
+                            "(the artifact sandbox reads local files only in the allocation "
+                            "directory, as Nomad's does)")
     if not os.path.exists(real):
         raise ArtifactError(f"error downloading '{source}': source path error: stat {path}: "
                             "no such file or directory")
-    if os.geteuid() == 0 and not _world_readable(real):
-        raise ArtifactError(f"error downloading '{source}': permission denied: Nomad fetches "
-                            "artifacts as nobody, and this source is not readable by others")
     return real
-
-
-def _world_readable(path: str) -> bool:
-    """Whether ``nobody`` could read ``path`` (every file, for a directory)."""
-    paths = [path]
-    if os.path.isdir(path):
-        for root, dirs, files in os.walk(path):
-            paths.extend(os.path.join(root, n) for n in dirs + files)
-    return all(os.lstat(p).st_mode & stat.S_IROTH or os.path.islink(p) for p in paths)
 
 
 def _download(url: str, headers: Mapping[str, str], to: str) -> None:

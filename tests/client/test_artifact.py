@@ -188,7 +188,10 @@ def test_other_tar_compressions_go_getter_knows(alloc, suffix: str, mode: str) -
         assert f.read() == "hi"
 
 
-def test_local_sources_outside_the_sandbox_are_refused(alloc) -> None:
+def test_local_sources_outside_the_sandbox_are_refused(alloc, tmp_path) -> None:
+    (tmp_path / "beside.txt").write_text("not in the alloc dir")
+    with pytest.raises(ArtifactError, match="permission denied"):
+        fetch(alloc, getter_source=str(tmp_path / "beside.txt"))
     with pytest.raises(ArtifactError, match="permission denied"):
         fetch(alloc, getter_source="/etc/hostname")
     with pytest.raises(ArtifactError, match="permission denied"):
@@ -325,3 +328,48 @@ def test_a_docker_task_sees_its_artifact_and_env_template_in_local(server, engin
         c.submit(spec)
         (alloc,) = c.wait("dfetch", status="complete", timeout=60)
         assert c.logs(alloc.id, "t") == "1.4.2\ntemplated\n"
+
+
+def test_a_file_a_prestart_task_left_in_the_alloc_dir_is_fetched_by_path_and_url() -> None:
+    spec = '''job "relay" {
+  type = "batch"
+  group "g" {
+    task "make" {
+      lifecycle {
+        hook = "prestart"
+      }
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "mkdir -p $NOMAD_ALLOC_DIR/data/out && echo handed-over > $NOMAD_ALLOC_DIR/data/out/note.txt && tar czf $NOMAD_ALLOC_DIR/data/out.tgz -C $NOMAD_ALLOC_DIR/data out"]
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+    task "use" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "cat local/note.txt local/unpacked/out/note.txt"]
+      }
+      artifact {
+        source = "file://${NOMAD_ALLOC_DIR}/data/out/note.txt"
+        mode   = "file"
+      }
+      artifact {
+        source      = "../alloc/data/out.tgz"
+        destination = "local/unpacked"
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}'''
+    with nl.dev(seed=5) as c:
+        c.submit(spec)
+        (alloc,) = c.wait("relay", status="complete", timeout=30)
+        assert c.logs(alloc.id, "use") == "handed-over\nhanded-over\n"

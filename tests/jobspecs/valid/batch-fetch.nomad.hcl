@@ -49,8 +49,8 @@ job "batch-fetch" {
       }
 
       artifact {
-        source      = "file:///tmp/shared/motd.txt"
-        mode        = "file"
+        source = "file://${NOMAD_ALLOC_DIR}/data/motd.txt"
+        mode   = "file"
       }
 
       dispatch_payload {
