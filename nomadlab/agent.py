@@ -337,13 +337,16 @@ class Agent:
 
     def node_down(self, node_id: str) -> Node:
         """The node's machine stops answering (a partition): its client stops heartbeating
-        and the server marks it down now instead of after the heartbeat TTL, so its
-        allocations become lost and are replaced.  Its tasks keep running until it is back."""
+        and the server marks it now as it would after the heartbeat TTL: down, so its
+        allocations become lost and are replaced, or disconnected when an allocation's
+        group has ``disconnect.lost_after`` (they become unknown until then).  Its tasks
+        keep running until it is back."""
         node_id = self._node_id(node_id)
         client = self.clients.get(node_id)
         if client is not None:
             client.cut_off()
-        node = self.server.update_node_status(node_id, "down")
+        node = self.server.update_node_status(node_id,
+                                              self.server.missed_heartbeats_status(node_id))
         self._poke()
         return node
 

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
 import nomadlab as nl
-from nomadlab.structs import (SchedulerConfig, ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, APIStruct,
+from nomadlab.structs import (SchedulerConfig, ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, AllocState, APIStruct,
                               Constraint, Deployment, DisconnectStrategy, Evaluation, Job,
                               NetworkResource, Node, Resources, Spread, Task, TaskEvent,
                               TaskGroup, TaskState, Plan, PlanResult, CheckQueryResult)
@@ -44,11 +44,12 @@ REF = "#/components/schemas/"
 #: Our class -> Nomad's schema, where the names differ.
 SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric",
                                   SchedulerConfig: "SchedulerConfiguration"}
-#: Structs newer than the OpenAPI document (the group ``disconnect`` block is Nomad 1.8+).
+#: Structs newer than the OpenAPI document (the group ``disconnect`` block is Nomad 1.8+,
+#: an allocation's ``AllocStates`` 1.3+).
 #: Plans travel only between nomadlab's scheduler and plan applier (Nomad's are internal
 #: RPC structs, not in the HTTP API).  A check's result is served by the client's API
 #: (``/v1/client/allocation/:id/checks``), newer than the document.
-NO_SCHEMA: set[type] = {DisconnectStrategy, Plan, PlanResult, CheckQueryResult}
+NO_SCHEMA: set[type] = {AllocState, DisconnectStrategy, Plan, PlanResult, CheckQueryResult}
 
 #: Fields nomadlab models that Nomad's OpenAPI document does not list (newer Nomad fields,
 #: or fields of nomad/structs that the generated api schema leaves out).  Each entry is
@@ -57,6 +58,7 @@ NO_SCHEMA: set[type] = {DisconnectStrategy, Plan, PlanResult, CheckQueryResult}
 NOT_IN_SCHEMA: dict[str, set[str]] = {
     "AllocationMetric": {"NodesInPool", "NodePool"},
     "AllocatedCpuResources": {"ReservedCores"},
+    "Allocation": {"AllocStates"},
     "Deployment": {"EvalPriority"},
     "DeploymentState": {"AutoPromote"},
     "DesiredTransition": {"ForceReschedule"},
@@ -474,7 +476,7 @@ job "shop" {
         mode        = "dir"
 
         options {
-          checksum = "sha256:0123456789abcdef"
+          checksum = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
         }
 
         headers {

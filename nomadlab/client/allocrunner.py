@@ -20,10 +20,12 @@ from ..structs.timestamps import format_rfc3339
 from .alloc_health import HealthTracker, health_params
 from .allocdir import AllocDir
 from .interpolate import interpolate
+from .prestart import HookError, Prestart
 from .restarts import RestartTracker, jitter_rng
 from .restore import load_handle
 from .services import AllocServices, ClientServices
 from .taskenv import build_task_env
+from .template import ServiceCatalog, TemplateError, template_env
 from .taskrunner import TaskRunner, event
 
 __all__ = ["AllocRunner"]
@@ -64,6 +66,7 @@ class AllocRunner:
                                           restart=self._restart_for_check)
         self._tracker: Optional[HealthTracker] = None
         self._health: Optional[AllocDeploymentStatus] = None
+        self._reconnected_at = 0  # the alloc_modify_index a reconnection was reported for
         self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
                                         daemon=True)
 
@@ -83,6 +86,17 @@ class AllocRunner:
             self.services.stop()
         for runner in list(self.runners.values()):
             runner.kill(reason, max_kill_timeout=max_kill_timeout)
+
+    def reconnect(self, update: Allocation) -> None:
+        """The server marked this allocation unknown while the client was cut off: tell
+        it again how the tasks are (Nomad's ``Reconnect``: a "Reconnected" task event and
+        an update), once per server version of the allocation."""
+        if update.alloc_modify_index <= self._reconnected_at:
+            return
+        self._reconnected_at = update.alloc_modify_index
+        now = self._clock()
+        for runner in list(self.runners.values()):
+            runner.emit(event("Reconnected", now, "Client reconnected"))
 
     def join(self, timeout: Optional[float] = None) -> None:
         if self._thread.ident is not None:
@@ -193,18 +207,38 @@ class AllocRunner:
                             self._changed, self._clock,
                             handle_path=self.dir.handle_path(task.name),
                             recover=self._saved_handle(task) if previous is not None else None,
-                            state=copy.deepcopy(previous) if previous is not None else None)
+                            state=copy.deepcopy(previous) if previous is not None else None,
+                            prestart=Prestart(job, task, self.node, lambda: self._env(task),
+                                              self.dir.task_dir(task.name), self.dir.root,
+                                              lambda ev: self.runners[task.name].emit(ev),
+                                              event, self._clock, self._catalog(),
+                                              self.alloc.namespace),
+                            group_shutdown_delay=self.group.shutdown_delay or 0)
         self.runners[task.name] = runner
         if self._killing.is_set():  # stopped while being set up: never run
             runner.kill(self._kill_reason)
         return runner
 
+    def _catalog(self) -> Optional[ServiceCatalog]:
+        """The server's service registrations, for templates (None: no services here)."""
+        if self._shared is None:
+            return None
+        return getattr(self._shared.server, "state", None)
+
+    def _env(self, task: Task) -> dict[str, str]:
+        return build_task_env(self.alloc, task, self.node, alloc_dir=self.dir.shared,
+                              task_dir=self.dir.local(task.name),
+                              secrets_dir=self.dir.secrets(task.name), region=self.region)
+
     def _task_config(self, task: Task) -> TaskConfig:
         job = self.alloc.job
         assert job is not None
-        env = build_task_env(self.alloc, task, self.node, alloc_dir=self.dir.shared,
-                             task_dir=self.dir.local(task.name),
-                             secrets_dir=self.dir.secrets(task.name), region=self.region)
+        env = self._env(task)
+        try:
+            env.update(template_env(task, env, self.dir.task_dir(task.name)))
+        except TemplateError as err:
+            raise HookError("Killing", f"Template failed: {err}", False,
+                            kill_error=str(err), fails_task=True) from None
         res = task.resources
         ports = {}
         shared = self.alloc.allocated_resources.shared if self.alloc.allocated_resources else None
@@ -228,34 +262,15 @@ class AllocRunner:
                     "com.hashicorp.nomad.job_id": self.alloc.job_id,
                     "nomadlab.job_type": job.type or "service"})
 
-    def _setup(self, tasks: list[Task]) -> bool:
-        """Received, Task Setup, templates: False when a task could not be set up."""
+    def _setup(self, tasks: list[Task]) -> None:
+        """Received, Task Setup (the task directories); templates, artifacts and the
+        dispatch payload come later, in each task's prestart (:mod:`.prestart`)."""
         now = self._clock()
         self.dir.build([t.name for t in tasks])
         for task in tasks:
             runner = self._runner(task)
             runner.emit(event("Received", now, "Task received by client"))
             runner.emit(event("Task Setup", now, "Building Task Directory"))
-        from .template import TemplateError, write_templates
-        ok = True
-        for task in tasks:
-            if not task.templates:
-                continue
-            env = build_task_env(self.alloc, task, self.node, alloc_dir=self.dir.shared,
-                                 task_dir=self.dir.local(task.name),
-                                 secrets_dir=self.dir.secrets(task.name), region=self.region)
-            try:
-                write_templates(task, env, self.node, self.dir.task_dir(task.name),
-                                catalog=getattr(self._shared.server, "state", None)
-                                if self._shared is not None else None,
-                                namespace=self.alloc.namespace)
-            except (TemplateError, OSError) as err:
-                runner = self.runners[task.name]
-                runner.emit(event("Setup Failure", self._clock(), f"failed to render template:"
-                                  f" {err}", setup_error=str(err), fails_task=True))
-                runner._finish(failed=True)
-                ok = False
-        return ok
 
     def _run_restored(self) -> None:
         """After a client restart: re-attach to what runs, leave what finished alone."""
@@ -280,14 +295,11 @@ class AllocRunner:
         tasks = list(self.group.tasks)
         self._start_tracking()
         try:
-            ready = self._setup(tasks)
+            self._setup(tasks)
         except OSError:
             if self._killing.is_set():  # the client shut down while this alloc was set up
                 return
             raise
-        if not ready:
-            self._changed()
-            return
         def hook(t: Task) -> str:
             return t.lifecycle.hook if t.lifecycle else ""
         prestart = [t for t in tasks if hook(t) == "prestart"]

@@ -22,6 +22,7 @@ from ..structs import (Allocation, DriverInfo, NetworkResource, Node, NodeCpuRes
                        NodeDiskResources, NodeMemoryResources, NodeResources)
 from .allocrunner import AllocRunner
 from .fingerprint import host_attributes
+from .heartbeat_stop import HeartbeatStop
 from .restore import load_identity, reap_orphans, reattachable, save_identity
 from .services import ClientServices
 
@@ -85,6 +86,7 @@ class Client:
         self._updates_lock = threading.Lock()
         self._updated = threading.Event()
         self._cut_off = threading.Event()   # a network partition: no heartbeats, no syncs
+        self._heartbeat_stop = HeartbeatStop()
         self.node: Optional[Node] = None
         #: Timers, checks and their results, shared by this client's allocations.
         self.services = ClientServices.start(server, config.name, simulated=config.simulated)
@@ -144,6 +146,9 @@ class Client:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
             if not self._cut_off.is_set():
                 self.server.heartbeat(self.node_id)  # type: ignore[attr-defined]
+                self._heartbeat_stop.ok()
+            else:
+                self._heartbeat_stop.check(list(self.runners.values()))
 
     def cut_off(self) -> None:
         """Lose contact with the server, as a partitioned machine does: no heartbeats, no
@@ -187,6 +192,9 @@ class Client:
                 if alloc.client_status in ("complete", "failed", "lost"):
                     continue
                 self._run_alloc(alloc, node, restore=self._restore and reattachable(alloc))
+            elif alloc.desired_status == "run" and alloc.client_status == "unknown" \
+                    and runner is not None and not runner.done:
+                runner.reconnect(alloc)  # the server lost track while this client was away
             elif alloc.desired_status in ("stop", "evict") and runner is not None \
                     and not runner.done and not runner._killing.is_set():
                 runner.kill(alloc.desired_description or "alloc was stopped")

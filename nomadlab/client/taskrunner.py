@@ -7,17 +7,17 @@ reads in ``alloc status`` is what Nomad's client would have written.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Optional
 
 from ..drivers.base import Driver, DriverError, ExitResult, TaskConfig, TaskHandle
 from ..structs import Task, TaskEvent, TaskState
 from ..structs.duration import format_duration
 from ..structs.timestamps import format_rfc3339
+from .prestart import HookError
 from .restarts import RestartTracker
 
 __all__ = ["TaskRunner", "event"]
-
-
 
 
 def event(kind: str, now: int, message: str = "", **fields: object) -> TaskEvent:
@@ -35,8 +35,12 @@ class TaskRunner:
                  restarts: RestartTracker, on_change: Callable[[], None],
                  clock: Callable[[], int], handle_path: str = "",
                  recover: Optional[TaskHandle] = None,
-                 state: Optional[TaskState] = None) -> None:
+                 state: Optional[TaskState] = None,
+                 prestart: Optional[Callable[[], None]] = None,
+                 group_shutdown_delay: int = 0) -> None:
         self.task = task
+        self._prestart = prestart  # artifacts, dispatch payload, templates: before each start
+        self._group_shutdown_delay = group_shutdown_delay
         self._handle_path = handle_path
         self._recover = recover
         self._detach = threading.Event()
@@ -155,11 +159,21 @@ class TaskRunner:
                 return
         while not self._kill.is_set():
             try:
+                if self._prestart is not None:
+                    self._prestart()
+                    if self._kill.is_set():  # stopped while fetching: never start it
+                        self._finish(failed=False)
+                        return
                 config = self._config()
                 config.events = lambda message: self.emit(event(
                     "Driver", self._clock(), message, driver_message=message))
                 self.handle = self.driver.start(config)
                 self._save(self.handle)
+            except HookError as err:
+                self.emit(event(err.kind, self._clock(), err.message, **err.fields))
+                if self._after_exit(ExitResult(exit_code=-1, err=err.message), err.recoverable):
+                    continue
+                return
             except DriverError as err:
                 self.emit(event("Driver Failure", self._clock(), str(err), driver_error=str(err),
                                 fails_task=not err.recoverable))
@@ -230,6 +244,7 @@ class TaskRunner:
                     self.emit(event("Killing", self._clock(), str(err), kill_error=str(err)))
                 continue
             if self._kill.is_set():
+                self._wait_shutdown_delay(outcome)
                 timeout = (self.task.kill_timeout or 5_000_000_000) / 1e9
                 if self._max_kill_timeout is not None:
                     timeout = min(timeout, self._max_kill_timeout)
@@ -246,6 +261,26 @@ class TaskRunner:
                 self._finish(failed=False)
                 self.emit(event("Killed", self._clock(), "Task successfully killed"))
                 return None
+
+    def _wait_shutdown_delay(self, outcome: list[ExitResult]) -> None:
+        """Nomad's kill path: after the pre-kill hooks (services deregistered), wait the
+        group's and then the task's ``shutdown_delay`` before the kill signal, unless the
+        task exits first. Only the task's delay has an event, as in Nomad. A client going
+        away (``max_kill_timeout``) does not wait."""
+        if self._max_kill_timeout is not None:
+            return
+        for delay, announce in ((self._group_shutdown_delay, False),
+                                (self.task.shutdown_delay or 0, True)):
+            if delay <= 0 or outcome:
+                continue
+            if announce:
+                self.emit(event("Waiting for shutdown delay", self._clock(),
+                                f"Waiting for shutdown_delay of {format_duration(delay)} "
+                                "before killing the task."))
+            deadline = time.monotonic() + delay / 1e9
+            while not outcome and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
+                self._wake.clear()
 
     def _after_exit(self, result: ExitResult, recoverable: bool) -> bool:
         """Restart (True, after the delay) or finish the task (False)."""

@@ -32,8 +32,8 @@ from typing import Any, Mapping, Optional, Protocol
 from ..structs import Node, ServiceRegistration, Task, Template
 from .interpolate import node_attributes, replace_env
 
-__all__ = ["TemplateError", "render_template", "write_templates", "render_text",
-           "ServiceCatalog"]
+__all__ = ["TemplateError", "render_template", "write_templates", "render_text", "parse_env",
+           "template_env", "ServiceCatalog"]
 
 _SPACE = " \t\r\n"
 _CONTROL = {"if", "else", "end", "range", "with", "define", "template", "block", "break",
@@ -433,3 +433,103 @@ def write_templates(task: Task, env: Mapping[str, str], node: Node, task_dir: st
         os.chmod(dest, mode)
         written.append(dest)
     return written
+
+
+def _env_value(raw: str) -> str:
+    """One value of go-envparse: quotes, escapes in double quotes, trailing ``#`` comments."""
+    out: list[str] = []
+    last = 0  # length of ``out`` up to its last significant character
+    mode = "normal"
+    for c in raw:
+        if ord(c) < 32:
+            raise ValueError(f"0x{ord(c):02x} is an invalid value character")
+        if mode == "normal":
+            if c == '"':
+                mode = "double"
+            elif c == "'":
+                mode = "single"
+            elif c == "#":
+                return "".join(out[:last])
+            else:
+                out.append(c)
+                if c not in " \t":
+                    last = len(out)
+        elif mode == "double":
+            if c == '"':
+                mode = "normal"
+            elif c == "\\":
+                mode = "escape"
+            else:
+                out.append(c)
+                last = len(out)
+        elif mode == "escape":
+            escaped = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}.get(c)
+            if escaped is None:
+                raise ValueError(f"invalid escape sequence: {c}")
+            out.append(escaped)
+            last = len(out)
+            mode = "double"
+        else:  # single quotes: everything is literal
+            if c == "'":
+                mode = "normal"
+            else:
+                out.append(c)
+                last = len(out)
+    if mode == "double":
+        raise ValueError('unmatched "')
+    if mode == "single":
+        raise ValueError("unmatched '")
+    if mode == "escape":
+        raise ValueError("incomplete escape sequence")
+    return "".join(out)
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """``KEY=value`` lines as Nomad reads an ``env = true`` template (go-envparse).
+
+    Empty lines are skipped; key and value are trimmed, ``export `` is dropped from the
+    key; a value may be single-quoted (literal) or double-quoted (``\\n \\t \\" \\\\``);
+    an unquoted ``#`` starts a comment. Anything else is a ValueError naming the line.
+    """
+    env: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line:
+            continue
+        try:
+            if "=" not in line:
+                raise ValueError('missing "="')
+            key, value = (part.strip() for part in line.split("=", 1))
+            key = key.removeprefix("export ")
+            if not key:
+                raise ValueError("empty key")
+            if not (key[0].isascii() and (key[0].isalpha() or key[0] == "_")):
+                raise ValueError(f"key must start with [A-Za-z_] but found {key[0]!r}")
+            env[key] = _env_value(value)
+        except ValueError as err:
+            raise ValueError(f"error on line {number}: {err}") from None
+    return env
+
+
+def template_env(task: Task, env: Mapping[str, str], task_dir: str) -> dict[str, str]:
+    """The variables the task's ``env = true`` templates add to its environment.
+
+    Read from the rendered files at every start of the task, as Nomad's template hook
+    does, so a restart after a template re-rendered (``change_mode = "restart"``) sees
+    the new values; later templates win over earlier ones.
+    """
+    out: dict[str, str] = {}
+    task_dir = os.path.abspath(task_dir)
+    roots = [task_dir]
+    if os.path.isabs(env.get("NOMAD_ALLOC_DIR", "")):
+        roots.append(os.path.normpath(env["NOMAD_ALLOC_DIR"]))
+    for template in task.templates:
+        if not template.envvars or not template.dest_path:
+            continue
+        dest, _ = _client_path(template.dest_path, env, task_dir, roots, join_escape=True)
+        try:
+            with open(dest, encoding="utf-8") as f:
+                out.update(parse_env(f.read()))
+        except (OSError, ValueError) as err:
+            raise TemplateError(f"error parsing env template {template.dest_path!r}: {err}") \
+                from None
+    return out

@@ -7,6 +7,7 @@ so what a learner reads here is what ``nomad job validate`` would say.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any, Optional
 
@@ -14,6 +15,8 @@ from croniter import croniter
 
 from ..structs import (AFFINITY_OPERANDS, CONSTRAINT_OPERANDS, JOB_TYPES, Affinity, Constraint,
                        Job, Spread, Task, TaskGroup)
+from .getter import checksum_problem, unsupported_source
+from ..scheduler.disconnect import RECONCILE_OPTIONS
 from ..structs.duration import SECOND, format_duration
 
 __all__ = ["validate", "check_version_constraint", "PORT_LABEL", "MAX_COUNT", "count_problem",
@@ -182,6 +185,9 @@ def _group(job: Job, group: TaskGroup, path: Path, add: Any) -> None:
     _restart(group, path, add)
     _reschedule(group, path, add)
     _update(group, path, add)
+    _disconnect(job, group, path, add)
+    if group.shutdown_delay is not None and group.shutdown_delay < 0:
+        add((path + ("ShutdownDelay",), "ShutdownDelay must be a positive value"))
     if group.ephemeral_disk is not None and (group.ephemeral_disk.size_mb or 0) < MIN_DISK_MB:
         add((path + ("EphemeralDisk", "SizeMB"),
              f"minimum DiskMB value is {MIN_DISK_MB}; got {group.ephemeral_disk.size_mb}"))
@@ -297,16 +303,10 @@ def _task(task: Task, path: Path, labels: set[str], group: TaskGroup, add: Any) 
         if template.splay is not None and template.splay < 0:
             add((tpath + ("Splay",), "Must specify positive splay value"))
     for i, artifact in enumerate(task.artifacts):
-        apath = path + ("Artifacts", i)
-        if not artifact.getter_source:
-            add((apath, "artifact needs a source"))
-        if artifact.getter_mode not in _ARTIFACT_MODES:
-            add((apath + ("GetterMode",), f'invalid artifact mode "{artifact.getter_mode}"; use '
-                                          "any, file or dir"))
-        if artifact.relative_dest and (artifact.relative_dest.startswith("/") or
-                                       ".." in artifact.relative_dest.split("/")):
-            add((apath + ("RelativeDest",), "artifact destination must stay inside the task "
-                                            f'directory, got "{artifact.relative_dest}"'))
+        _artifact(artifact, path + ("Artifacts", i), add)
+    if task.dispatch_payload is not None and _escapes_alloc("local", task.dispatch_payload.file):
+        add((path + ("DispatchPayload", "File"), "dispatch payload file escapes the "
+             f'allocation directory: "{task.dispatch_payload.file}"'))
     for i, mount in enumerate(task.volume_mounts):
         if mount.volume not in group.volumes:
             add((path + ("VolumeMounts", i, "Volume"), f'volume_mount refers to volume "{mount.volume}"'
@@ -316,6 +316,75 @@ def _task(task: Task, path: Path, labels: set[str], group: TaskGroup, add: Any) 
     if task.log_config is not None and task.log_config.max_files is not None \
             and task.log_config.max_files < 1:
         add((path + ("LogConfig", "MaxFiles"), "minimum number of files is 1"))
+
+
+def _escapes_alloc(base: str, relative: str) -> bool:
+    """Nomad's ``PathEscapesAllocViaRelative``: ``<task>/<base>/<relative>`` leaves the
+    allocation directory (a relative path may reach the shared ``alloc/`` or another
+    task's directory, as in Nomad; an absolute one is taken relative too)."""
+    parts = posixpath.normpath(posixpath.join("task", base, relative.lstrip("/"))).split("/")
+    return parts[0] == ".."
+
+
+def _artifact(artifact: Any, path: Path, add: Any) -> None:
+    if not artifact.getter_source:
+        add((path, "artifact needs a source"))
+    else:
+        unsupported = unsupported_source(artifact.getter_source)
+        if unsupported:
+            add((path + ("GetterSource",), unsupported))
+    if artifact.getter_mode not in _ARTIFACT_MODES:
+        add((path + ("GetterMode",), f'invalid artifact mode "{artifact.getter_mode}"; use '
+                                     "any, file or dir"))
+    if artifact.relative_dest and _escapes_alloc("", artifact.relative_dest):
+        add((path + ("RelativeDest",), "artifact destination escapes the allocation "
+                                       f'directory: "{artifact.relative_dest}"'))
+    checksum = artifact.getter_options.get("checksum")
+    if checksum is not None and "${" not in checksum:
+        problem = checksum_problem(checksum)
+        if problem:
+            add((path + ("GetterOptions", "checksum"), problem))
+
+
+def _disconnect(job: Job, group: TaskGroup, path: Path, add: Any) -> None:
+    """Nomad's ``DisconnectStrategy.Validate`` and the group's rules for the old fields."""
+    ds = group.disconnect
+    dpath = path + ("Disconnect",)
+    if group.max_client_disconnect is not None and group.max_client_disconnect < 0:
+        add((path + ("MaxClientDisconnect",), "max_client_disconnect cannot be negative"))
+    if group.stop_after_client_disconnect is not None and \
+            group.stop_after_client_disconnect < 0:
+        add((path + ("StopAfterClientDisconnect",),
+             "stop_after_client_disconnect must be a positive value"))
+    if group.max_client_disconnect is not None and group.stop_after_client_disconnect is not None:
+        add((path + ("MaxClientDisconnect",), "max_client_disconnect and "
+             "stop_after_client_disconnect are mutually exclusive"))
+    lost_after = (ds.lost_after if ds is not None else 0) or group.max_client_disconnect
+    if lost_after and job.type in ("system", "sysbatch"):
+        where = ("Disconnect", "LostAfter") if ds is not None and ds.lost_after \
+            else ("MaxClientDisconnect",)
+        add((path + where, f"nomadlab keeps allocations of a disconnected node unknown only "
+                           f"for service and batch jobs, not {job.type} jobs"))
+    if ds is None:
+        return
+    if ds.lost_after and group.max_client_disconnect is not None:
+        add((dpath + ("LostAfter",), "using both lost_after and max_client_disconnect is not "
+                                     "allowed"))
+    if ds.stop_on_client_after is not None and group.stop_after_client_disconnect is not None:
+        add((dpath + ("StopOnClientAfter",), "using both stop_on_client_after and "
+                                             "stop_after_client_disconnect is not allowed"))
+    if ds.stop_on_client_after is not None:
+        if ds.stop_on_client_after < 0:
+            add((dpath + ("StopOnClientAfter",), "stop_after cannot be a negative duration"))
+        if job.type not in ("service", "batch"):
+            add((dpath + ("StopOnClientAfter",), "stop_after can only be used with service or "
+                                                 "batch job types"))
+    if (ds.lost_after or 0) < 0:
+        add((dpath + ("LostAfter",), "lost_after cannot be a negative duration"))
+    if ds.stop_on_client_after is not None and ds.lost_after:
+        add((dpath, "Disconnect cannot be configured with both lost_after and stop_after"))
+    if ds.reconcile not in (None, "", *RECONCILE_OPTIONS):
+        add((dpath + ("Reconcile",), f"reconcile option is invalid: {ds.reconcile}"))
 
 
 def _service(service: Any, path: Path, labels: set[str], add: Any, tasks: list[str]) -> None:

@@ -129,8 +129,13 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     for alloc in result.inplace_update:
         if job is not None:
             plan.append_alloc(dataclasses.replace(alloc, job=job, eval_id=ev.id))
+    for alloc in result.disconnect_updates + result.reconnect_updates:
+        plan.append_alloc(dataclasses.replace(
+            alloc, followup_eval_id=followup_of.get(alloc.id, alloc.followup_eval_id)))
+    written = {a.id for a in result.disconnect_updates + result.reconnect_updates}
     for alloc_id, eval_id in followup_of.items():
-        if not any(a.id == alloc_id for stops in plan.node_update.values() for a in stops):
+        if alloc_id not in written and \
+                not any(a.id == alloc_id for stops in plan.node_update.values() for a in stops):
             alloc = next((a for a in allocs if a.id == alloc_id), None)
             if alloc is not None:
                 plan.append_alloc(dataclasses.replace(alloc, followup_eval_id=eval_id))

@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from ..structs import Allocation, DesiredUpdates, Job, Node, RescheduleTracker, TaskGroup
 from ..structs.duration import SECOND
+from . import disconnect
 from .reschedule import (RESCHEDULE_WINDOW, next_reschedule_time, next_reschedule_tracker,
                          penalty_node_ids)
 from .tasks_updated import tasks_updated
@@ -128,6 +129,10 @@ class ReconcileResult:
     ignore: tuple[Allocation, ...] = ()
     desired_tg_updates: dict[str, DesiredUpdates] = field(default_factory=dict)
     followup_evals: tuple[FollowupEval, ...] = ()
+    #: Allocs on a disconnected node, now client status unknown (see :mod:`.disconnect`),
+    #: and allocs back from one, running again; both are written as they are here.
+    disconnect_updates: tuple[Allocation, ...] = ()
+    reconnect_updates: tuple[Allocation, ...] = ()
 
     def desired_tg_updates_api(self) -> dict[str, dict[str, int]]:
         """``Annotations.DesiredTGUpdates`` as Nomad's plan endpoint returns it."""
@@ -136,7 +141,8 @@ class ReconcileResult:
     @property
     def is_empty(self) -> bool:
         """Nothing to place, stop or update (ignored allocs and follow-ups aside)."""
-        return not (self.place or self.stop or self.inplace_update or self.destructive_update)
+        return not (self.place or self.stop or self.inplace_update or self.destructive_update
+                    or self.disconnect_updates or self.reconnect_updates)
 
 
 #: ``(existing alloc, new job, new group) -> ("ignore" | "inplace" | "destructive", updated)``.
@@ -252,6 +258,8 @@ class _Reconciler:
         self.ignore: list[Allocation] = []
         self.counts: dict[str, _Counts] = {}
         self.followups: list[FollowupEval] = []
+        self.disconnect_updates: list[Allocation] = []
+        self.reconnect_updates: list[Allocation] = []
 
     def compute(self) -> ReconcileResult:
         matrix: dict[str, AllocSet] = {}
@@ -271,15 +279,16 @@ class _Reconciler:
             place=tuple(self.place), stop=tuple(self.stop), inplace_update=tuple(self.inplace),
             destructive_update=tuple(self.destructive), ignore=tuple(self.ignore),
             desired_tg_updates={g: c.freeze() for g, c in self.counts.items()},
-            followup_evals=tuple(self.followups))
+            followup_evals=tuple(self.followups),
+            disconnect_updates=tuple(self.disconnect_updates),
+            reconnect_updates=tuple(self.reconnect_updates))
 
     # -- buckets ---------------------------------------------------------------------
 
     def _filter_by_tainted(self, allocs: AllocSet) -> tuple[AllocSet, AllocSet, AllocSet, AllocSet]:
-        """(untainted, migrate, lost, ignore), Nomad's ``filterByTainted`` without reconnects.
-
-        Nodes that are disconnected count as down: nomadlab has no disconnect grace
-        period, which is what Nomad does when ``disconnect.lost_after`` is not set.
+        """(untainted, migrate, lost, ignore), Nomad's ``filterByTainted`` for the allocs
+        :func:`.disconnect.split` left: on a disconnected node they count as down (lost),
+        as in Nomad when ``disconnect.lost_after`` is not set.
         """
         untainted: AllocSet = {}
         migrate: AllocSet = {}
@@ -395,12 +404,25 @@ class _Reconciler:
         all_allocs, old_terminal = self._filter_old_terminal(all_allocs)
         self._ignore(counts, old_terminal.values())
 
-        untainted, migrate, lost, ignore = self._filter_by_tainted(all_allocs)
+        rest, disconnected = disconnect.split(all_allocs, self.tainted, self.now)
+        untainted, migrate, lost, ignore = self._filter_by_tainted(rest)
+        untainted, lost = self._merge_disconnected(counts, all_allocs, disconnected,
+                                                   untainted, lost)
         self._ignore(counts, ignore.values())
 
         untainted, reschedule_now, reschedule_later = \
             self._filter_by_rescheduleable(untainted, group)
         self._create_followup_evals(name, reschedule_later)
+        unknown = disconnect.mark_unknown(group, disconnected.disconnecting, self.now)
+        self.disconnect_updates.extend(unknown.updates)
+        untainted = _union(untainted, unknown.keep)
+        reschedule_now = _union(reschedule_now, unknown.replace)
+        self._create_followup_evals(name, [_Delayed(a, t) for a, t in unknown.timeouts],
+                                    "max-disconnect-timeout",
+                                    disconnect.DISCONNECT_TIMEOUT_FOLLOWUP_EVAL_DESC)
+        # stop_on_client_after: no placement for the group until the client stopped them
+        lost_later = [_Delayed(a, t) for a, t in disconnect.client_stop_delays(lost, self.now)]
+        self._create_followup_evals(name, lost_later)
 
         names = NameIndex(self.job_id, name, count,
                           _union(untainted, migrate, reschedule_now, lost).values())
@@ -415,10 +437,12 @@ class _Reconciler:
         counts.inplace_update += len(inplace)
 
         under_provisioned_by = self._under_provisioned_by(group, destructive, migrate)
-        place = self._compute_placements(group, names, untainted, migrate, reschedule_now, lost)
+        place = [] if lost_later else self._compute_placements(group, names, untainted,
+                                                               migrate, reschedule_now, lost)
         counts.place += len(place)
         self.place.extend(place)
-        counts.stop += self._mark_stop(reschedule_now.values(), ALLOC_RESCHEDULED)
+        counts.stop += self._mark_stop([a for a in reschedule_now.values()  # unknown: kept
+                                        if a.client_status != "unknown"], ALLOC_RESCHEDULED)
         under_provisioned_by -= min(len(place), under_provisioned_by)
 
         n = min(len(destructive), under_provisioned_by)
@@ -452,29 +476,56 @@ class _Reconciler:
             (ignored if older and alloc.terminal_status() else remain)[key] = alloc
         return remain, ignored
 
-    def _create_followup_evals(self, group: str, later: list[_Delayed]) -> None:
+    def _create_followup_evals(self, group: str, later: list[_Delayed],
+                               triggered_by: str = "alloc-failure",
+                               description: str = RESCHEDULING_FOLLOWUP_EVAL_DESC) -> None:
         """Batch delayed reschedules into evaluations ``BATCHED_FAILED_ALLOC_WINDOW`` wide."""
         batch: list[str] = []
         start = 0
         for item in sorted(later, key=lambda d: (d.reschedule_time, d.alloc.id)):
             if batch and item.reschedule_time - start >= BATCHED_FAILED_ALLOC_WINDOW:
-                self.followups.append(FollowupEval(group, start, tuple(batch)))
+                self.followups.append(FollowupEval(group, start, tuple(batch), triggered_by,
+                                                   description))
                 batch = []
             if not batch:
                 start = item.reschedule_time
             batch.append(item.alloc.id)
         if batch:
-            self.followups.append(FollowupEval(group, start, tuple(batch)))
+            self.followups.append(FollowupEval(group, start, tuple(batch), triggered_by,
+                                               description))
+
+    def _merge_disconnected(self, counts: _Counts, all_allocs: AllocSet,
+                            sets: disconnect.DisconnectSets, untainted: AllocSet,
+                            lost: AllocSet) -> tuple[AllocSet, AllocSet]:
+        """Fold the disconnect buckets into the usual ones: expired allocs are lost; the
+        reconnecting are decided first (Nomad's ``reconcileReconnecting``), and those kept
+        count as untainted from here on."""
+        untainted = _union(untainted, sets.untainted)
+        lost = _union(lost, sets.lost, sets.expiring)
+        if not sets.reconnecting:
+            return untainted, lost
+        assert self.job is not None
+        decision = disconnect.reconcile_reconnecting(sets.reconnecting, all_allocs, self.job,
+                                                     ALLOC_NOT_NEEDED, ALLOC_RESCHEDULED,
+                                                     self.now)
+        stopped = {alloc.id for alloc, _, _ in decision.stop}
+        for alloc, description, client_status in decision.stop:
+            self.stop.append(StopDecision(alloc, description, client_status))
+        counts.stop += len(decision.stop)
+        self.reconnect_updates.extend(decision.reconnect)
+        kept = {k: a for k, a in sets.reconnecting.items() if k not in stopped}
+        return _union(_difference(untainted, stopped), kept), _difference(lost, stopped)
 
     def _compute_stop(self, group: TaskGroup, names: NameIndex, untainted: AllocSet,
                       migrate: AllocSet, lost: AllocSet) -> AllocSet:
         """Lost allocs, then the excess over ``count``: migrating first, highest names first."""
         stop: AllocSet = dict(lost)
         self._mark_stop(lost.values(), ALLOC_LOST, "lost")
-        remove = len(untainted) + len(migrate) - (group.count or 0)
+        known = {k: a for k, a in untainted.items() if a.client_status != "unknown"}
+        remove = len(known) + len(migrate) - (group.count or 0)
         if remove <= 0:
             return stop
-        candidates = {k: a for k, a in untainted.items() if not a.terminal_status()}
+        candidates = {k: a for k, a in known.items() if not a.terminal_status()}
 
         if migrate:
             migrating = NameIndex(self.job_id, group.name, group.count or 0, migrate.values())

@@ -31,9 +31,11 @@ def _ports(allocs: Iterable[Allocation]) -> Counter[int]:
 def node_fits(state: StateSnapshot, node_id: str, plan: Plan) -> tuple[bool, str]:
     """Does the node still take its part of ``plan``? (Nomad's evaluateNodePlan)."""
     # Updates to allocations that are finished (a failed alloc getting its follow-up
-    # evaluation's ID) take no capacity and may land on any node, even a down one.
+    # evaluation's ID) take no capacity and may land on any node, even a down one; so
+    # does marking the allocs of a disconnected node unknown.
     placing = [a for a in plan.node_allocation.get(node_id, [])
-               if a.desired_status == "run" and not a.client_terminal_status()]
+               if a.desired_status == "run" and not a.client_terminal_status()
+               and a.client_status != "unknown"]
     if not placing:
         return True, ""
     node = state.node(node_id)

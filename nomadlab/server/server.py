@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 from ..structs.diff import job_diff
+from ..scheduler.disconnect import needs_to_reconnect, node_status_after_missed_heartbeats
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
 from ..structs.timestamps import parse_rfc3339
@@ -353,10 +354,10 @@ class Server:
         # case takes no lock: a busy server must never starve heartbeats into "down".
         self._heartbeats[node_id] = time.monotonic_ns() + int(self.heartbeat_ttl * 1e9)
         node = self.state.node(node_id)
-        if node is not None and node.status == "down":
+        if node is not None and node.status in ("down", "disconnected"):
             with self._lock:
                 node = self.state.node(node_id)
-                if node is not None and node.status == "down":
+                if node is not None and node.status in ("down", "disconnected"):
                     self.update_node_status(node_id, "ready")
 
     def check_heartbeats(self) -> list[Node]:
@@ -370,11 +371,19 @@ class Server:
                 continue  # a heartbeat arrived meanwhile
             self._heartbeats.pop(node_id, None)
             node = self.state.node(node_id)
-            if node is not None and node.status != "down":
-                downed.append(self.update_node_status(node_id, "down"))
+            if node is not None and node.status not in ("down", "disconnected"):
+                status = self.missed_heartbeats_status(node_id)
+                downed.append(self.update_node_status(node_id, status))
                 self.log.append(StepRecord("node-down", "", "", f'node "{node.name}" missed its '
-                                           "heartbeats and was marked down", self.state.index))
+                                           f"heartbeats and was marked {status}",
+                                           self.state.index))
         return downed
+
+    def missed_heartbeats_status(self, node_id: str) -> str:
+        """``disconnected`` if an allocation on the node may wait out the disconnect
+        (``disconnect.lost_after``), else ``down`` (Nomad's heartbeat invalidation)."""
+        return node_status_after_missed_heartbeats(
+            self.state.allocs_by_node(node_id, terminal=False), self.clock())
 
     def update_node_eligibility(self, node_id: str, eligible: bool) -> Node:
         with self._lock:
@@ -457,8 +466,14 @@ class Server:
             before = {a.id: self.state.alloc(a.id) for a in allocs}
             updated = self.state.update_allocs_from_client(allocs)
             failed_jobs: dict[tuple[str, str], Job] = {}
+            reconnected: dict[tuple[str, str], Job] = {}
             for alloc in updated:
                 old = before.get(alloc.id)
+                if alloc.client_status == "running" and old is not None \
+                        and old.client_status != "running" and needs_to_reconnect(old):
+                    job = self.state.job(alloc.namespace, alloc.job_id)
+                    if job is not None:
+                        reconnected[(alloc.namespace, alloc.job_id)] = job
                 if alloc.client_terminal_status() and old is not None \
                         and old.client_status != alloc.client_status:
                     node = self.state.node(alloc.node_id)
@@ -470,7 +485,8 @@ class Server:
                         job = self.state.job(alloc.namespace, alloc.job_id)
                         if job is not None and not job.stop:
                             failed_jobs[(alloc.namespace, alloc.job_id)] = job
-            self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()])
+            self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()]
+                          + [self._new_eval(job, "reconnect") for job in reconnected.values()])
 
     def stop_alloc(self, alloc_id: str) -> Evaluation:
         """``nomad alloc stop``: the alloc is stopped and its job re-evaluated (replaced)."""

@@ -11,7 +11,8 @@ from .acl import ACL_TOKEN_TYPES, ACLPolicy, ACLToken
 from .allocation import (ALLOC_CLIENT_STATUSES, ALLOC_DESIRED_STATUSES, TASK_EVENT_TYPES,
                          TASK_STATES, AllocatedCpuResources, AllocatedMemoryResources,
                          AllocatedResources, AllocatedSharedResources, AllocatedTaskResources,
-                         AllocDeploymentStatus, Allocation, DesiredTransition, PortMapping,
+                         AllocDeploymentStatus, Allocation, AllocState, DesiredTransition,
+                         PortMapping,
                          RescheduleEvent, RescheduleTracker, TaskEvent, TaskState)
 from .constraints import (AFFINITY_OPERANDS, CONSTRAINT_OPERANDS, Affinity, Constraint, Spread,
                           SpreadTarget)

@@ -14,6 +14,7 @@ __all__ = [
     "Allocation", "AllocatedResources", "AllocatedTaskResources", "AllocatedSharedResources",
     "AllocatedCpuResources", "AllocatedMemoryResources", "PortMapping", "DesiredTransition",
     "RescheduleTracker", "RescheduleEvent", "AllocDeploymentStatus", "TaskState", "TaskEvent",
+    "AllocState",
     "ALLOC_DESIRED_STATUSES", "ALLOC_CLIENT_STATUSES", "TASK_STATES", "TASK_EVENT_TYPES",
     "SERVER_TERMINAL_STATUSES", "CLIENT_TERMINAL_STATUSES",
 ]
@@ -32,6 +33,7 @@ TASK_EVENT_TYPES = (
     "Failed Validation", "Sibling Task Failed", "Leader Task Dead", "Main Tasks Dead",
     "Restart Signaled", "Task hook failed", "Failed Restoring Task", "Reconnected",
     "Alloc Unhealthy",
+    "Waiting for shutdown delay",
 )
 
 
@@ -149,6 +151,17 @@ class TaskState(APIStruct):
 
 
 @dataclass
+class AllocState(APIStruct):
+    """One server-recorded transition of an allocation (Nomad's ``AllocStates``): the
+    scheduler writes ``ClientStatus`` unknown when the node disconnects, and the status it
+    had again when the node reconnects; ``time`` is RFC 3339 as in Nomad's JSON."""
+
+    field: str = ""
+    value: str = ""
+    time: str = ""
+
+
+@dataclass
 class Allocation(APIStruct):
     """A task group of a job placed on a node; named ``<job>.<group>[<index>]``."""
 
@@ -177,6 +190,7 @@ class Allocation(APIStruct):
     previous_allocation: str = ""
     next_allocation: str = ""
     followup_eval_id: str = ""
+    alloc_states: list[AllocState] = field(default_factory=list)
     preempted_allocations: list[str] = field(default_factory=list)
     preempted_by_allocation: str = ""
     create_index: int = 0
