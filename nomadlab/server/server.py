@@ -26,6 +26,7 @@ from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation,
 from ..errors import ClusterError, Invalid, NotFound
 from ..jobspec.validate import count_problem
 from ..structs import Identity, SchedulerConfig
+from ..structs.deployment import Deployment
 from ..structs.operator import SCHEDULER_ALGORITHMS
 from ..structs.trace import EvalTrace
 from .blocked import BlockedEvals
@@ -629,12 +630,17 @@ class Server:
             stops = [a for allocs in outcome.node_update.values() for a in allocs]
             places = [a for allocs in outcome.node_allocation.values() for a in allocs]
             if not outcome.rejected_nodes:
-                index = self.state.apply_plan_results(places, stops)
+                index = self.state.apply_plan_results(
+                    places, stops, deployment=plan.deployment,
+                    deployment_updates=plan.deployment_updates)
                 yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
                 yield from self._finish(result.eval, result.new_evals)
                 return
-            index = self.state.apply_plan_results(places, stops) if (places or stops) else \
-                self.state.index
+            index = self.state.apply_plan_results(
+                places, stops, deployment=plan.deployment,
+                deployment_updates=plan.deployment_updates) \
+                if (places or stops or plan.deployment or plan.deployment_updates) \
+                else self.state.index
             yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
                              "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())
                              + f"; refreshing (attempt {attempt})", index)
@@ -704,6 +710,9 @@ class _PlanView:
 
     def scheduler_config(self) -> object:
         return self._snapshot.scheduler_config()
+
+    def latest_deployment(self, namespace: str, job_id: str) -> Optional[Deployment]:
+        return self._snapshot.latest_deployment(namespace, job_id)
 
 
 #: Nomad's api.RegisterEnforceIndexErrPrefix: the CLI recognises these errors by it.
