@@ -25,7 +25,7 @@ from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation,
                        JobPlanResponse, Node, Plan)
 from ..errors import ClusterError, Invalid, NotFound
 from ..jobspec.validate import count_problem
-from ..structs import Identity, SchedulerConfig
+from ..structs import Identity, SchedulerConfig, ServiceRegistration
 from ..structs.deployment import Deployment
 from ..structs.operator import SCHEDULER_ALGORITHMS
 from ..structs.trace import EvalTrace
@@ -34,6 +34,7 @@ from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .plan_apply import evaluate_plan
+from .service_registrations import service_problems
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
@@ -191,6 +192,9 @@ class Server:
             problem = count_problem(group.count or 0)
             if problem:
                 raise Invalid(f'task group "{group.name}": {problem}')
+        problems = service_problems(job)
+        if problems:
+            raise Invalid("; ".join(problems))
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -481,6 +485,24 @@ class Server:
             job = self.state.job(alloc.namespace, alloc.job_id) or alloc.job
             assert job is not None
             return self._enqueue([self._new_eval(job, "alloc-stop")])[0]
+
+    # -- service registrations (clients write them; the API may delete one) -----------
+
+    def upsert_service_registrations(self, regs: list[ServiceRegistration]
+                                     ) -> list[ServiceRegistration]:
+        """A client registers the services of an allocation's running tasks."""
+        return self.state.upsert_service_registrations(regs)
+
+    def delete_service_registrations(self, reg_ids: list[str]) -> int:
+        """A client removes the services of stopped tasks (already gone ones are skipped)."""
+        return self.state.delete_service_registrations(reg_ids)
+
+    def delete_service_registration(self, namespace: str, name: str, reg_id: str) -> int:
+        """``DELETE /v1/service/:name/:id``: remove one instance; 404 when there is none."""
+        reg = self.state.service_registration(reg_id)
+        if reg is None or reg.namespace != namespace or reg.service_name != name:
+            raise NotFound("service registration not found")
+        return self.state.delete_service_registrations([reg_id])
 
     # -- dry runs --------------------------------------------------------------------
 

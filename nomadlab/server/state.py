@@ -42,6 +42,7 @@ from .events import Event, EventSubscription
 from ..structs.operator import SCHEDULER_ALGORITHMS, SchedulerConfig
 from ..structs.summary import JobSummary, TaskGroupSummary
 from .persist import PERSISTED_TABLES, LogRecord, Restored, StateLog
+from .service_registrations import ServiceReads, ServiceWrites
 
 __all__ = ["StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
            "job_spec_changed", "eval_terminal", "PREFIX_TABLES"]
@@ -106,6 +107,7 @@ class _Tables:
     acl_policies: PMap        # name -> ACLPolicy
     acl_tokens: PMap          # accessor id -> ACLToken
     acl_token_secrets: PMap   # secret id -> accessor id
+    services: PMap            # service registration id -> ServiceRegistration
     table_index: PMap         # table name -> index of its last write (Nomad's index table)
     scheduler_config: SchedulerConfig
 
@@ -120,7 +122,7 @@ def _by_creation(objects: Iterable[Any]) -> list[Any]:
     return sorted(objects, key=lambda o: (o.create_index, o.id))
 
 
-class _Reads(abc.ABC):
+class _Reads(ServiceReads, abc.ABC):
     """The read API, shared by a frozen :class:`StateSnapshot` and the live store."""
 
     @abc.abstractmethod
@@ -310,6 +312,7 @@ def _tables_from(restored: Restored) -> _Tables:
         deployments=pmap(rows["deployments"]), acl_policies=pmap(rows["acl_policies"]),
         acl_tokens=pmap(rows["acl_tokens"]),
         acl_token_secrets=pmap({t.secret_id: a for a, t in rows["acl_tokens"].items()}),
+        services=pmap(rows["services"]),
         table_index=pmap(restored.table_index),
         scheduler_config=restored.scheduler_config or SchedulerConfig())
 
@@ -403,7 +406,7 @@ class _Txn:
                      in self.changes.items())
 
 
-class StateStore(_Reads):
+class StateStore(ServiceWrites, _Reads):
     """The server's single source of truth; reads here are reads of the latest snapshot.
 
     ``history`` is how many committed states :meth:`snapshot_at` can go back to; their
@@ -855,6 +858,8 @@ class StateStore(_Reads):
                 self._update_summary(txn, existing, stored)
                 self._txn_update_deployment_with_alloc(txn, stored, existing)
                 self._put_alloc(txn, existing, stored)
+                if stored.client_terminal_status():
+                    self._txn_delete_alloc_services(txn, stored.id)
                 updated.append(stored)
             return updated
 
@@ -1010,6 +1015,8 @@ class StateStore(_Reads):
         if status not in NODE_STATUSES:
             raise StateError(f"node status {status!r} is not one of {', '.join(NODE_STATUSES)}")
         with self._transaction("NodeEvent") as txn:
+            if status == "down":
+                self._txn_delete_node_services(txn, node_id)
             return self._txn_update_node(txn, node_id, event, status=status,
                                          status_updated_at=updated_at)
 
