@@ -33,6 +33,7 @@ from .blocked import BlockedEvals
 from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
+from .deployment_watcher import DeploymentWatcher
 from .plan_apply import evaluate_plan
 from .service_registrations import service_problems
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
@@ -84,6 +85,10 @@ class Server:
         self.heartbeat_ttl = HEARTBEAT_TTL
         self._periodic: dict[tuple[str, str], int] = {}  # job -> next launch (ns)
         self._lock = threading.RLock()
+        self.deployments = DeploymentWatcher(
+            self.state, lambda: self.clock(), self.new_id, self._hand_off,
+            lambda stage, job_id, detail: self.log.append(
+                StepRecord(stage, "", job_id, detail, self.state.index)))
 
     # -- identities -------------------------------------------------------------------
 
@@ -474,6 +479,37 @@ class Server:
                         if job is not None and not job.stop:
                             failed_jobs[(alloc.namespace, alloc.job_id)] = job
             self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()])
+            self.deployments.allocs_changed(updated)
+
+    # -- deployments (what an operator asks; the watcher does the work) ---------------
+
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Evaluation:
+        """``nomad deployment promote``: promote the canaries of ``groups`` (None: all)."""
+        with self._lock:
+            return self.deployments.promote(deployment_id, groups)
+
+    def fail_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment fail``: fail it (and auto-revert where the job says so)."""
+        with self._lock:
+            return self.deployments.fail(deployment_id)
+
+    def pause_deployment(self, deployment_id: str, pause: bool) -> Optional[Evaluation]:
+        """``nomad deployment pause`` / ``resume``: resuming evaluates the job again."""
+        with self._lock:
+            return self.deployments.pause(deployment_id, pause)
+
+    def unblock_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment unblock``: only a blocked (multi-region) deployment."""
+        with self._lock:
+            return self.deployments.unblock(deployment_id)
+
+    def set_alloc_health(self, deployment_id: str, healthy: list[str],
+                         unhealthy: list[str]) -> Evaluation:
+        """Nomad's /v1/deployment/allocation-health (``health_check = "manual"``)."""
+        with self._lock:
+            return self.deployments.set_alloc_health(deployment_id, list(healthy),
+                                                     list(unhealthy))
 
     def stop_alloc(self, alloc_id: str) -> Evaluation:
         """``nomad alloc stop``: the alloc is stopped and its job re-evaluated (replaced)."""
@@ -599,6 +635,7 @@ class Server:
             self.check_heartbeats()
             if self._periodic:
                 self.launch_due_periodic()
+            self.deployments.tick()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()
