@@ -628,9 +628,11 @@ class Server:
         updates = result.trace.desired_updates
         annotations: dict[str, dict[str, list[str]]] = {}
         if current is not None and result.reconcile is not None:
-            for update in result.reconcile.destructive_update:
-                for task in job.group(update.task_group).tasks:
-                    annotations.setdefault(update.task_group, {})[task.name] = \
+            replaced = {u.task_group for u in result.reconcile.destructive_update} | \
+                {p.task_group for p in result.reconcile.place if p.canary}
+            for group_name in sorted(replaced):
+                for task in job.group(group_name).tasks:
+                    annotations.setdefault(group_name, {})[task.name] = \
                         ["forces create/destroy update"]
         response = JobPlanResponse({
             "Annotations": {"DesiredTGUpdates": updates},

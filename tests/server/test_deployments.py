@@ -145,6 +145,9 @@ def test_canaries_wait_for_promotion_then_the_rest_rolls(c: Agent) -> None:
     deployed(c, 0)
     plan = c.plan(job_hcl(1, update="max_parallel = 1\n canary = 1"))
     assert plan["Annotations"]["DesiredTGUpdates"]["api"]["Canary"] == 1
+    group = plan["Diff"]["TaskGroups"][0]
+    assert group["Updates"] == {"canary": 1, "ignore": 3}
+    assert group["Tasks"][0]["Annotations"] == ["forces create/destroy update"]
     c.submit(job_hcl(1, update="max_parallel = 1\n canary = 1"))
     c.run_until_idle()
     d = latest(c)
@@ -318,3 +321,23 @@ def test_the_deployment_commits_with_its_plan(c: Agent) -> None:
     c.run_until_idle()
     d = latest(c)
     assert {a.create_index for a in running(c)} == {d.create_index}
+
+
+def test_job_revert_rolls_the_old_version_out_as_a_new_deployment(c: Agent) -> None:
+    deployed(c, 0)
+    c.submit(job_hcl(1))
+    c.run_until_idle()
+    c.server.fail_deployment(latest(c).id)
+    c.run_until_idle()
+    c.revert("web", 0)
+    c.run_until_idle()
+    job = c.job("web")
+    assert job.version == 2 and not job.stable
+    assert job.task_groups[0].tasks[0].env["RELEASE"] == "0"
+    d = latest(c)
+    assert (d.job_version, d.status) == (2, "running")
+    while latest(c).status == "running":
+        healthy_all(c)
+    assert latest(c).status == "successful"
+    assert [j.stable for j in c.job_versions("web")] == [True, False, True]
+    assert {a.job.version for a in running(c)} == {2}
