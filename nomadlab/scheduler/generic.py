@@ -116,6 +116,15 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
 
     new_evals: list[Evaluation] = []
     followup_of: dict[str, str] = {}
+    if result.limit_reached and job is not None and job.update is not None:
+        # Nomad's NextRollingEval: the next max_parallel after the stagger period.
+        wait = job.update.stagger or 0
+        new_evals.append(Evaluation(
+            id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
+            triggered_by="rolling-update", job_id=ev.job_id,
+            job_modify_index=ev.job_modify_index, status="pending", wait=wait,
+            wait_until=format_rfc3339(now + wait), previous_eval=ev.id, create_time=now,
+            modify_time=now))
     for followup in result.followup_evals:
         fev = Evaluation(id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
                          triggered_by=followup.triggered_by, job_id=ev.job_id,

@@ -145,6 +145,9 @@ class ReconcileResult:
     deployment_updates: tuple[DeploymentStatusUpdate, ...] = ()
     #: The active deployment that placements and in-place updates belong to ("" if none).
     deployment_id: str = ""
+    #: System jobs: destructive updates were held back by ``max_parallel``; the rest
+    #: follow after ``stagger`` (Nomad's limitReached).
+    limit_reached: bool = False
 
     def desired_tg_updates_api(self) -> dict[str, dict[str, int]]:
         """``Annotations.DesiredTGUpdates`` as Nomad's plan endpoint returns it."""

@@ -341,3 +341,46 @@ def test_job_revert_rolls_the_old_version_out_as_a_new_deployment(c: Agent) -> N
     assert latest(c).status == "successful"
     assert [j.stable for j in c.job_versions("web")] == [True, False, True]
     assert {a.job.version for a in running(c)} == {2}
+
+
+def test_a_system_job_update_goes_max_parallel_nodes_per_stagger() -> None:
+    now = [1_800_000_000 * SECOND]
+    c = nl.dev(clients=0, mode="step", seed=6)
+    c.server.clock = lambda: now[0]
+    spec = """job "agentd" {
+  datacenters = ["dc1"]
+  type = "system"
+  update {
+    max_parallel = 1
+    stagger      = "10s"
+  }
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config { command = "sleep" }
+      env { RELEASE = "%d" }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}"""
+    try:
+        c.add_node("a")
+        c.add_node("b")
+        c.submit(spec % 0)
+        c.run_until_idle()
+        c.submit(spec % 1)
+        c.run_until_idle()
+
+        def versions() -> list[int]:
+            return sorted(a.job.version for a in c.allocs("agentd") if a.desired_status == "run")
+        assert versions() == [0, 1]
+        (rolling,) = [e for e in c.evals("agentd") if e.triggered_by == "rolling-update"]
+        assert rolling.wait == 10 * SECOND and rolling.status == "pending"
+        now[0] += 11 * SECOND
+        c.run_until_idle()
+        assert versions() == [1, 1]
+    finally:
+        c.shutdown()
