@@ -416,7 +416,6 @@ class Server:
                 current.drain_strategy is not None else "Node drain strategy set"
             node = self.state.update_node_drain(node_id, strategy, event=NodeEvent(
                 message=message, subsystem=DRAIN_SUBSYSTEM))
-            self.drainer.tick()
             return node
 
     def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
