@@ -250,3 +250,18 @@ def test_never_more_unhealthy_in_flight_than_max_parallel(count, max_parallel, h
     result = reconcile(new, "web", done + flying + old, {}, now=NOW, deployment=d)
     assert in_flight + len(result.destructive_update) <= max_parallel
     assert len(result.destructive_update) == min(len(old), max_parallel - in_flight)
+
+
+def test_while_canarying_a_lost_old_alloc_is_replaced_by_its_own_version():
+    job = make_job(3)
+    new = changed(job, canary=1)
+    d = deployment_of(new, desired_canaries=1, desired_total=3)
+    canary = of_deployment([make_alloc(new, 0, "node-1")], d, canary=True)
+    d.task_groups["web"].placed_canaries = [canary[0].id]
+    old = [make_alloc(job, 0, "node-1"), make_alloc(job, 1, "node-2"),
+           make_alloc(job, 2, "node-1")]
+    result = reconcile(new, "web", old + canary, {"node-2": make_node("node-2", "down")},
+                       now=NOW, deployment=d)
+    (p,) = result.place
+    assert (p.name, p.lost, p.canary, p.downgrade_non_canary) == (
+        "web.web[1]", True, False, True)

@@ -384,3 +384,21 @@ def test_a_system_job_update_goes_max_parallel_nodes_per_stagger() -> None:
         assert versions() == [1, 1]
     finally:
         c.shutdown()
+
+
+def test_while_canarying_a_migrated_old_alloc_keeps_its_version(c: Agent) -> None:
+    deployed(c, 0)
+    c.submit(job_hcl(1, update="max_parallel = 1\n canary = 1"))
+    c.run_until_idle()
+    old = running(c, 0)
+    c.add_node("spare", cpu=4000, memory=4096)
+    c.server.drain_node(old[0].node_id, deadline=-1)
+    c.run_until_idle()
+    replacements = [a for a in running(c) if a.previous_allocation]
+    assert replacements, "the drained node's allocations were replaced"
+    for alloc in replacements:
+        previous = c.alloc(alloc.previous_allocation)
+        assert alloc.job.version == previous.job.version
+        assert bool(alloc.deployment_status and alloc.deployment_status.canary) == \
+            bool(previous.deployment_status and previous.deployment_status.canary)
+    assert len(running(c, 0)) == 3, "still three of the old version until promotion"
