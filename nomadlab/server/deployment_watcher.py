@@ -274,7 +274,7 @@ class DeploymentWatcher:
         if not deployment.active():
             raise Invalid("can't promote terminal deployment")
         ev = self._eval(deployment, job)
-        self.state.update_deployment_promotion(deployment.id, groups, ev)
+        self.state.update_deployment_promotion(deployment.id, groups, ev, self.clock())
         return self._handed(ev)
 
     def fail(self, deployment_id: str) -> Evaluation:
