@@ -5,6 +5,7 @@ nodes.  Health is set the way an operator does with ``health_check = "manual"``
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -13,7 +14,7 @@ import pytest
 import nomadlab as nl
 from nomadlab.agent import Agent
 from nomadlab.errors import Invalid, NotFound
-from nomadlab.structs import Allocation, Deployment
+from nomadlab.structs import AllocDeploymentStatus, Allocation, Deployment
 from nomadlab.structs.duration import MINUTE, SECOND
 
 
@@ -402,3 +403,21 @@ def test_while_canarying_a_migrated_old_alloc_keeps_its_version(c: Agent) -> Non
         assert bool(alloc.deployment_status and alloc.deployment_status.canary) == \
             bool(previous.deployment_status and previous.deployment_status.canary)
     assert len(running(c, 0)) == 3, "still three of the old version until promotion"
+
+
+def test_with_a_progress_deadline_an_unhealthy_alloc_is_let_reschedule(c: Agent) -> None:
+    """Nomad's watcher does not fail a progress-based deployment for one unhealthy alloc
+    that may still be rescheduled: it marks it DesiredTransition.Reschedule instead."""
+    c.submit(job_hcl(0, update='max_parallel = 1\n healthy_deadline = "1m"\n'
+                               'progress_deadline = "10m"'))
+    c.run_until_idle()
+    d = latest(c)
+    alloc = running(c)[0]
+    report = dataclasses.replace(alloc, client_status="failed", deployment_status=
+                                 AllocDeploymentStatus(healthy=False, timestamp=None))
+    c.server.update_allocs_from_client([report])
+    assert latest(c).status == "running"
+    assert c.alloc(alloc.id).desired_transition.reschedule
+    assert latest(c).task_groups["api"].unhealthy_allocs == 1
+    assert any(e.triggered_by == "deployment-watcher" and e.deployment_id == d.id
+               for e in c.evals("web"))
