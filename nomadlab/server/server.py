@@ -710,15 +710,15 @@ class Server:
             places = [a for allocs in outcome.node_allocation.values() for a in allocs]
             if not outcome.rejected_nodes:
                 index = self.state.apply_plan_results(
-                    places, stops, deployment=plan.deployment,
-                    deployment_updates=plan.deployment_updates)
+                    places, stops, deployment=outcome.deployment,
+                    deployment_updates=outcome.deployment_updates)
                 yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
                 yield from self._finish(result.eval, result.new_evals)
                 return
             index = self.state.apply_plan_results(
-                places, stops, deployment=plan.deployment,
-                deployment_updates=plan.deployment_updates) \
-                if (places or stops or plan.deployment or plan.deployment_updates) \
+                places, stops, deployment=outcome.deployment,
+                deployment_updates=outcome.deployment_updates) \
+                if (places or stops or outcome.deployment or outcome.deployment_updates) \
                 else self.state.index
             yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
                              "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())
