@@ -421,3 +421,27 @@ def test_with_a_progress_deadline_an_unhealthy_alloc_is_let_reschedule(c: Agent)
     assert latest(c).task_groups["api"].unhealthy_allocs == 1
     assert any(e.triggered_by == "deployment-watcher" and e.deployment_id == d.id
                for e in c.evals("web"))
+
+
+def test_a_progress_deadline_still_falls_after_a_restart(tmp_path: Path) -> None:
+    now = [1_800_000_000 * SECOND]
+    spec = job_hcl(0, update='max_parallel = 1\n healthy_deadline = "1m"\n'
+                             'progress_deadline = "5m"')
+    first = nl.dev(clients=0, mode="step", seed=8, data_dir=str(tmp_path))
+    first.server.clock = lambda: now[0]
+    first.add_node("a")
+    first.submit(spec)
+    first.run_until_idle()
+    first.shutdown()
+
+    again = nl.dev(clients=0, mode="step", seed=8, data_dir=str(tmp_path))
+    again.server.clock = lambda: now[0]
+    try:
+        again.run_until_idle()
+        assert latest(again).status == "running"
+        now[0] += 6 * MINUTE
+        again.run_until_idle()
+        assert (latest(again).status, latest(again).status_description) == (
+            "failed", "Failed due to progress deadline")
+    finally:
+        again.shutdown()
