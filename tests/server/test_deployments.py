@@ -445,3 +445,9 @@ def test_a_progress_deadline_still_falls_after_a_restart(tmp_path: Path) -> None
             "failed", "Failed due to progress deadline")
     finally:
         again.shutdown()
+
+
+def test_an_evaluation_records_the_deployment_it_worked_on(c: Agent) -> None:
+    ev = c.submit(job_hcl(0))
+    c.run_until_idle()
+    assert c.eval(ev.id).deployment_id == latest(c).id
