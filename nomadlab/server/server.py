@@ -36,7 +36,7 @@ from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .deployment_watcher import DeploymentWatcher
 from .drainer import DRAIN_SUBSYSTEM, NodeDrainer
 from .plan_apply import evaluate_plan
-from .service_registrations import service_problems
+from .service_registrations import refuse_unsupported_services
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
@@ -202,9 +202,7 @@ class Server:
             problem = count_problem(group.count or 0)
             if problem:
                 raise Invalid(f'task group "{group.name}": {problem}')
-        problems = service_problems(job)
-        if problems:
-            raise Invalid("; ".join(problems))
+        refuse_unsupported_services(job)
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -609,6 +607,7 @@ class Server:
         JobPlanResponse (Annotations.DesiredTGUpdates, FailedTGAllocs, Diff, ...) plus the
         trace under the key ``"Trace"`` (nomadlab only).
         """
+        refuse_unsupported_services(job)
         snapshot = self.state.snapshot()
         namespace = job.namespace or "default"
         current = snapshot.job(namespace, job.id)
