@@ -16,8 +16,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from ..structs import (AllocMetric, Allocation, Evaluation, Job, Node, Plan,
-                       PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
+from ..structs import (AllocDeploymentStatus, AllocMetric, Allocation, Evaluation, Job, Node,
+                       Plan, PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
+from ..structs.deployment import Deployment
 from ..structs.timestamps import format_rfc3339
 from .reconcile import ReconcileResult, reconcile
 from .reconcile_system import reconcile_system
@@ -40,6 +41,7 @@ class State(Protocol):
     def nodes(self) -> list[Node]: ...
     def node(self, node_id: str) -> Optional[Node]: ...
     def scheduler_config(self) -> Any: ...
+    def latest_deployment(self, namespace: str, job_id: str) -> Optional[Deployment]: ...
 
 
 @dataclass
@@ -95,6 +97,7 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     tainted = tainted_nodes(state, allocs)
     system = ev.type in ("system", "sysbatch")
     nodes = state.nodes()
+    deployment_id = ""
     if system:
         ready = candidate_nodes(nodes, job)[0] if job is not None and not job.stop else []
         ready_ids = {n.id for n in ready}
@@ -102,14 +105,27 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
         result = reconcile_system(job, ev.job_id, allocs, ready, tainted,
                                   not_ready_node_ids=not_ready, sysbatch=ev.type == "sysbatch")
     else:
-        # No deployments yet: a destructive update replaces every outdated alloc at once.
         result = reconcile(job, ev.job_id, allocs, tainted, now=now, batch=ev.type == "batch",
-                           eval_id=ev.id, rolling_updates=False)
+                           eval_id=ev.id, deployment=state.latest_deployment(namespace,
+                                                                             ev.job_id),
+                           eval_priority=ev.priority, new_id=new_id)
     trace.desired_updates = result.desired_tg_updates_api()
     plan.annotations = PlanAnnotations(desired_tg_updates=dict(result.desired_tg_updates))
+    plan.deployment = result.deployment
+    plan.deployment_updates = list(result.deployment_updates)
+    deployment_id = result.deployment_id
 
     new_evals: list[Evaluation] = []
     followup_of: dict[str, str] = {}
+    if result.limit_reached and job is not None and job.update is not None:
+        # Nomad's NextRollingEval: the next max_parallel after the stagger period.
+        wait = job.update.stagger or 0
+        new_evals.append(Evaluation(
+            id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
+            triggered_by="rolling-update", job_id=ev.job_id,
+            job_modify_index=ev.job_modify_index, status="pending", wait=wait,
+            wait_until=format_rfc3339(now + wait), previous_eval=ev.id, create_time=now,
+            modify_time=now))
     for followup in result.followup_evals:
         fev = Evaluation(id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
                          triggered_by=followup.triggered_by, job_id=ev.job_id,
@@ -128,7 +144,10 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
             followup_eval_id=followup_of.get(decision.alloc.id, decision.alloc.followup_eval_id)))
     for alloc in result.inplace_update:
         if job is not None:
-            plan.append_alloc(dataclasses.replace(alloc, job=job, eval_id=ev.id))
+            moved = alloc.deployment_id != deployment_id
+            plan.append_alloc(dataclasses.replace(
+                alloc, job=job, eval_id=ev.id, modify_time=now, deployment_id=deployment_id,
+                deployment_status=None if moved else alloc.deployment_status))
     for alloc in result.disconnect_updates + result.reconnect_updates:
         plan.append_alloc(dataclasses.replace(
             alloc, followup_eval_id=followup_of.get(alloc.id, alloc.followup_eval_id)))
@@ -148,14 +167,19 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     queued: dict[str, int] = {g.name: 0 for g in job.task_groups} if job is not None else {}
     if job is not None and not job.stop:
         placements = [(p.name, p.task_group, p.previous_alloc, p.reschedule,
-                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id)
-                      for p in result.place]
-        placements += [(u.name, u.task_group, u.alloc, False, None, (), "")
+                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id, p.canary,
+                       p.downgrade_non_canary) for p in result.place]
+        placements += [(u.name, u.task_group, u.alloc, False, None, (), "", False, False)
                        for u in result.destructive_update]
         stack = GenericStack(job, nodes, _existing_by_node(state), rng, batch=ev.type == "batch",
                              algorithm=_algorithm(state), explain=explain)
-        for name, group_name, previous, reschedule, tracker, penalty, pinned in placements:
-            group = job.group(group_name)
+        for name, group_name, previous, reschedule, tracker, penalty, pinned, canary, \
+                downgrade in placements:
+            # While canaries are unpromoted an old allocation is replaced by its own version.
+            alloc_job = previous.job if downgrade and previous is not None and \
+                previous.job is not None and any(
+                    g.name == group_name for g in previous.job.task_groups) else job
+            group = alloc_job.group(group_name)
             if group_name in failed and not explain:
                 failed[group_name].coalesced_failures += 1
                 queued[group_name] = queued.get(group_name, 0) + 1
@@ -171,11 +195,15 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
                 continue
             alloc = Allocation(
                 id=new_id(), namespace=namespace, eval_id=ev.id, name=name,
-                node_id=selection.node.id, node_name=selection.node.name, job_id=job.id, job=job,
+                node_id=selection.node.id, node_name=selection.node.name, job_id=job.id,
+                job=alloc_job,
                 task_group=group_name, allocated_resources=selection.fit.allocated,
                 metrics=placement_trace.metric(), desired_status="run", client_status="pending",
                 previous_allocation=previous.id if previous is not None else "",
                 reschedule_tracker=_tracker(tracker, previous, reschedule, now),
+                deployment_id=deployment_id,
+                deployment_status=AllocDeploymentStatus(canary=True)
+                if canary and deployment_id else None,
                 create_time=now, modify_time=now)
             plan.append_alloc(alloc)
         ev_classes = stack.eligibility.classes()
@@ -186,6 +214,8 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     done = dataclasses.replace(ev, status="complete", failed_tg_allocs=failed,
                                queued_allocations=queued, snapshot_index=state.index,
                                modify_time=now,
+                               # Nomad's setStatus records the deployment the eval worked on
+                               deployment_id=deployment_id or ev.deployment_id,
                                # keep "unblocked: <what freed capacity>" for the record
                                status_description=ev.status_description
                                if ev.status_description.startswith("unblocked: ") else "")

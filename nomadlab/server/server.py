@@ -21,18 +21,21 @@ from ..structs.diff import job_diff
 from ..scheduler.disconnect import needs_to_reconnect, node_status_after_missed_heartbeats
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
-from ..structs.timestamps import parse_rfc3339
+from ..structs.timestamps import format_rfc3339, parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
-                       JobPlanResponse, Node, Plan)
+                       JobPlanResponse, Node, NodeEvent, Plan)
 from ..errors import ClusterError, Invalid, NotFound
 from ..jobspec.validate import count_problem
 from ..structs import Identity, SchedulerConfig, ServiceRegistration
+from ..structs.deployment import Deployment
 from ..structs.operator import SCHEDULER_ALGORITHMS
 from ..structs.trace import EvalTrace
 from .blocked import BlockedEvals
 from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
+from .deployment_watcher import DeploymentWatcher
+from .drainer import DRAIN_SUBSYSTEM, NodeDrainer
 from .plan_apply import evaluate_plan
 from .service_registrations import refuse_unsupported_services
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
@@ -84,6 +87,14 @@ class Server:
         self.heartbeat_ttl = HEARTBEAT_TTL
         self._periodic: dict[tuple[str, str], int] = {}  # job -> next launch (ns)
         self._lock = threading.RLock()
+        self.deployments = DeploymentWatcher(
+            self.state, lambda: self.clock(), self.new_id, self._hand_off,
+            lambda stage, job_id, detail: self.log.append(
+                StepRecord(stage, "", job_id, detail, self.state.index)))
+        self.drainer = NodeDrainer(
+            self.state, lambda: self.clock(), self._new_eval, self._hand_off,
+            lambda stage, detail: self.log.append(
+                StepRecord(stage, "", "", detail, self.state.index)))
 
     # -- identities -------------------------------------------------------------------
 
@@ -393,21 +404,33 @@ class Server:
                 self._capacity_changed(node, f'node "{node.name}" became eligible')
             return node
 
-    def drain_node(self, node_id: str, deadline: int = 0) -> Node:
-        """Start draining: the node takes no new work and its allocations migrate away."""
+    def drain_node(self, node_id: str, deadline: int = 0, ignore_system: bool = False) -> Node:
+        """Start draining: the node takes no new work and the drainer migrates its
+        allocations away, ``migrate.max_parallel`` at a time per group.
+
+        ``deadline`` as in Nomad's DrainSpec (ns): -1 forces every allocation off now,
+        0 sets no deadline, more marks whatever is left once that long has passed.
+        ``ignore_system`` leaves system jobs' allocations running on the node.
+        """
         with self._lock:
-            node = self.state.update_node_drain(node_id, DrainStrategy(deadline=deadline))
-            allocs = self.state.allocs_by_node(node_id, terminal=False)
-            if allocs:
-                self.state.update_alloc_desired_transition(
-                    {a.id: DesiredTransition(migrate=True) for a in allocs})
-            self._node_update_evals(node, "node-drain")
+            now = self.clock()
+            current = self.state.node(node_id)
+            strategy = DrainStrategy(
+                deadline=deadline, ignore_system_jobs=ignore_system,
+                started_at=format_rfc3339(now),
+                force_deadline=format_rfc3339(now + deadline) if deadline > 0 else None)
+            message = "Node drain strategy updated" if current is not None and \
+                current.drain_strategy is not None else "Node drain strategy set"
+            node = self.state.update_node_drain(node_id, strategy, event=NodeEvent(
+                message=message, subsystem=DRAIN_SUBSYSTEM))
             return node
 
     def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
         """Stop draining; the node stays ineligible unless ``mark_eligible``."""
         with self._lock:
-            node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible)
+            node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible,
+                                                event=NodeEvent(message="Node drain disabled",
+                                                                subsystem=DRAIN_SUBSYSTEM))
             if mark_eligible:
                 self._capacity_changed(node, f'node "{node.name}" finished draining')
             return node
@@ -487,6 +510,37 @@ class Server:
                             failed_jobs[(alloc.namespace, alloc.job_id)] = job
             self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()]
                           + [self._new_eval(job, "reconnect") for job in reconnected.values()])
+            self.deployments.allocs_changed(updated)
+
+    # -- deployments (what an operator asks; the watcher does the work) ---------------
+
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Evaluation:
+        """``nomad deployment promote``: promote the canaries of ``groups`` (None: all)."""
+        with self._lock:
+            return self.deployments.promote(deployment_id, groups)
+
+    def fail_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment fail``: fail it (and auto-revert where the job says so)."""
+        with self._lock:
+            return self.deployments.fail(deployment_id)
+
+    def pause_deployment(self, deployment_id: str, pause: bool) -> Optional[Evaluation]:
+        """``nomad deployment pause`` / ``resume``: resuming evaluates the job again."""
+        with self._lock:
+            return self.deployments.pause(deployment_id, pause)
+
+    def unblock_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment unblock``: only a blocked (multi-region) deployment."""
+        with self._lock:
+            return self.deployments.unblock(deployment_id)
+
+    def set_alloc_health(self, deployment_id: str, healthy: list[str],
+                         unhealthy: list[str]) -> Evaluation:
+        """Nomad's /v1/deployment/allocation-health (``health_check = "manual"``)."""
+        with self._lock:
+            return self.deployments.set_alloc_health(deployment_id, list(healthy),
+                                                     list(unhealthy))
 
     def stop_alloc(self, alloc_id: str) -> Evaluation:
         """``nomad alloc stop``: the alloc is stopped and its job re-evaluated (replaced)."""
@@ -588,9 +642,11 @@ class Server:
         updates = result.trace.desired_updates
         annotations: dict[str, dict[str, list[str]]] = {}
         if current is not None and result.reconcile is not None:
-            for update in result.reconcile.destructive_update:
-                for task in job.group(update.task_group).tasks:
-                    annotations.setdefault(update.task_group, {})[task.name] = \
+            replaced = {u.task_group for u in result.reconcile.destructive_update} | \
+                {p.task_group for p in result.reconcile.place if p.canary}
+            for group_name in sorted(replaced):
+                for task in job.group(group_name).tasks:
+                    annotations.setdefault(group_name, {})[task.name] = \
                         ["forces create/destroy update"]
         response = JobPlanResponse({
             "Annotations": {"DesiredTGUpdates": updates},
@@ -613,6 +669,8 @@ class Server:
             self.check_heartbeats()
             if self._periodic:
                 self.launch_due_periodic()
+            self.deployments.tick()
+            self.drainer.tick()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()
@@ -666,12 +724,17 @@ class Server:
             stops = [a for allocs in outcome.node_update.values() for a in allocs]
             places = [a for allocs in outcome.node_allocation.values() for a in allocs]
             if not outcome.rejected_nodes:
-                index = self.state.apply_plan_results(places, stops)
+                index = self.state.apply_plan_results(
+                    places, stops, deployment=outcome.deployment,
+                    deployment_updates=outcome.deployment_updates)
                 yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
                 yield from self._finish(result.eval, result.new_evals)
                 return
-            index = self.state.apply_plan_results(places, stops) if (places or stops) else \
-                self.state.index
+            index = self.state.apply_plan_results(
+                places, stops, deployment=outcome.deployment,
+                deployment_updates=outcome.deployment_updates) \
+                if (places or stops or outcome.deployment or outcome.deployment_updates) \
+                else self.state.index
             yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
                              "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())
                              + f"; refreshing (attempt {attempt})", index)
@@ -741,6 +804,9 @@ class _PlanView:
 
     def scheduler_config(self) -> object:
         return self._snapshot.scheduler_config()
+
+    def latest_deployment(self, namespace: str, job_id: str) -> Optional[Deployment]:
+        return self._snapshot.latest_deployment(namespace, job_id)
 
 
 #: Nomad's api.RegisterEnforceIndexErrPrefix: the CLI recognises these errors by it.

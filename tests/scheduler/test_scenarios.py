@@ -5,6 +5,8 @@ Each asserts placements, the metrics Nomad would show, and the evaluation chain.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from nomadlab.agent import Agent, dev
@@ -164,7 +166,9 @@ def test_resources_change_is_destructive_kill_timeout_change_in_place(c: Agent) 
     c.run_until_idle()
     assert {a.id for a in live(c)} == first, "a kill_timeout change updates in place"
     assert all(a.job.version == 1 for a in live(c))
-    c.submit(job_hcl(count=2, cpu=600, task_extra='kill_timeout = "20s"'))
+    # max_parallel 2: both are replaced at once, without waiting for a healthy one.
+    c.submit(job_hcl(count=2, cpu=600, task_extra='kill_timeout = "20s"',
+                     group_extra="update { max_parallel = 2 }"))
     c.run_until_idle()
     assert not first & {a.id for a in live(c)}, "a resources change replaces the allocs"
     assert len(live(c)) == 2
@@ -200,9 +204,16 @@ def test_failed_alloc_is_rescheduled_after_nomads_delay(c: Agent) -> None:
                      config='run_for = "20ms"\n exit_code = 1'))
     c.run_until_idle()
     (alloc,) = live(c)
-    failed = c.wait(alloc.id, status="failed", timeout=10)[0]
-    events = [e.type for e in failed.task_states["srv"].events]
-    assert events[-2:] == ["Terminated", "Not Restarting"]
+    c.wait(alloc.id, status="failed", timeout=10)
+    # The client's health verdict for the deployment follows: the deployment watcher then
+    # lets the failed allocation be rescheduled (its group has a progress deadline).
+    index, deadline = c.index, time.monotonic() + 10
+    while c.alloc(alloc.id).deployment_status is None or \
+            c.alloc(alloc.id).deployment_status.healthy is not False:
+        assert time.monotonic() < deadline, "no health verdict for the failed allocation"
+        index = c.wait_for_index(index, timeout=1)
+    events = [e.type for e in c.alloc(alloc.id).task_states["srv"].events]
+    assert events[-3:] == ["Terminated", "Not Restarting", "Alloc Unhealthy"]
     c.run_until_idle()
     followups = [e for e in c.evals("web") if e.triggered_by == "alloc-failure" and e.wait_until]
     assert followups, "a delayed reschedule creates a follow-up evaluation"
@@ -263,7 +274,7 @@ def test_draining_a_node_migrates_its_allocs(c: Agent) -> None:
     c.run_until_idle()
     assert by_node(c) == {"a": 2}
     c.add_node("b")
-    c.drain("a")
+    c.drain("a", deadline=-1)  # -force: every allocation at once
     c.run_until_idle()
     assert by_node(c) == {"b": 2}
     migrated = [a for a in c.allocs("web") if a.node_name == "a"]
