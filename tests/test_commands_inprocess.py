@@ -254,8 +254,8 @@ def test_job_run_follows_the_deployment_of_the_new_version(agent: nl.Agent) -> N
         "    Description = Deployment completed successfully",
         "",
         "    Deployed",
-        "    Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline",
-        "    cache       1        1       1        0          N/A"]
+        "    Task Group  Desired  Placed  Healthy  Unhealthy",
+        "    cache       1        1       1        0"]
     code, status_text, _ = nomad(agent, "job", "status", "web")
     assert "Latest Deployment\nID          = 0c5e4f8d\nStatus      = successful\n" in status_text
 

@@ -13,10 +13,13 @@ import sys
 from typing import Any, Callable, Optional, TextIO
 
 from .base import IO, HelpRequested, Parser, UsageError, normalise_flags
+from .deployments import (deployment_fail, deployment_list_command, deployment_pause,
+                          deployment_promote, deployment_resume, deployment_status_command,
+                          deployment_unblock)
 from .inspect import (alloc_logs, alloc_status, eval_status, node_drain, node_eligibility,
                       node_status)
-from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan, job_run,
-                   job_status, job_stop, job_validate, status)
+from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan,
+                   job_revert, job_run, job_status, job_stop, job_validate, status)
 
 __all__ = ["run", "COMMANDS", "parser"]
 
@@ -71,6 +74,39 @@ def parser() -> Parser:
     p.add_argument("job")
     p.set_defaults(func=job_history)
 
+    p = jobs.add_parser("revert", help="Revert to a prior version of the job")
+    _flag(p, "detach", "Return right after the revert; print the evaluation ID")
+    _flag(p, "verbose", "Full IDs")
+    p.add_argument("job")
+    p.add_argument("version", help="The version to revert to")
+    p.set_defaults(func=job_revert)
+
+    dep = top.add_parser("deployment", help="Interact with deployments")
+    deps = dep.add_subparsers(dest="subcommand", metavar="<subcommand>", parser_class=Parser)
+    p = deps.add_parser("list", help="List all deployments")
+    _flag(p, "verbose", "Full IDs")
+    p.set_defaults(func=deployment_list_command)
+    p = deps.add_parser("status", help="Display the status of a deployment")
+    _flag(p, "verbose", "Full IDs (and, with -monitor, the allocations)")
+    _flag(p, "monitor", "Follow the deployment until it finishes")
+    p.add_argument("deployment", nargs="?")
+    p.set_defaults(func=deployment_status_command)
+    for name, func, help_text in (
+            ("promote", deployment_promote, "Promote canaries in a deployment"),
+            ("fail", deployment_fail, "Manually fail a deployment"),
+            ("pause", deployment_pause, "Pause a deployment"),
+            ("resume", deployment_resume, "Resume a paused deployment"),
+            ("unblock", deployment_unblock, "Unblock a blocked deployment")):
+        p = deps.add_parser(name, help=help_text)
+        if name == "promote":
+            p.add_argument("-group", dest="group", action="append", default=[],
+                           help="A group to promote (repeatable); all groups when none")
+        if name != "pause":
+            _flag(p, "detach", "Return right away instead of monitoring the evaluation")
+        _flag(p, "verbose", "Full IDs")
+        p.add_argument("deployment")
+        p.set_defaults(func=func)
+
     ev = top.add_parser("eval", help="Interact with evaluations")
     evs = ev.add_subparsers(dest="subcommand", metavar="<subcommand>", parser_class=Parser)
     p = evs.add_parser("status", help="Display evaluation status and placement failures")
@@ -120,7 +156,9 @@ def parser() -> Parser:
 
 #: The commands ``run`` understands, as words (for help texts and the notebook).
 COMMANDS = ("job init", "job run", "job plan", "job status", "job stop", "job validate",
-            "job inspect", "job history", "eval status", "alloc status", "alloc logs",
+            "job inspect", "job history", "job revert", "deployment list", "deployment status",
+            "deployment promote", "deployment fail", "deployment pause", "deployment resume",
+            "deployment unblock", "eval status", "alloc status", "alloc logs",
             "node status", "node drain", "node eligibility", "status")
 
 
