@@ -15,11 +15,14 @@ import threading
 from typing import Callable, Optional
 
 from ..drivers.base import Driver, Resources, TaskConfig, TaskHandle
-from ..structs import Allocation, Node, Task
+from ..structs import AllocDeploymentStatus, Allocation, CheckQueryResult, Node, Task
+from ..structs.timestamps import format_rfc3339
+from .alloc_health import HealthTracker, health_params
 from .allocdir import AllocDir
 from .interpolate import interpolate
 from .restarts import RestartTracker, jitter_rng
 from .restore import load_handle
+from .services import AllocServices, ClientServices
 from .taskenv import build_task_env
 from .taskrunner import TaskRunner, event
 
@@ -31,7 +34,8 @@ class AllocRunner:
 
     def __init__(self, alloc: Allocation, node: Node, drivers: dict[str, Driver], data_dir: str,
                  report: Callable[[Allocation], None], clock: Callable[[], int],
-                 region: str = "global", restore: bool = False, seed: int = 0) -> None:
+                 region: str = "global", restore: bool = False, seed: int = 0,
+                 services: Optional[ClientServices] = None) -> None:
         self.alloc = alloc
         self.seed = seed  # the agent's: restart jitter is drawn from it
         self.node = node
@@ -50,6 +54,15 @@ class AllocRunner:
         self.restore = restore  # a restarted client re-attaching to running tasks
         self.client_status = "pending"
         self.client_description = ""
+        #: Services, checks and health: the client's shared parts (None: not tracked).
+        self._shared = services
+        self.services: Optional[AllocServices] = None
+        if services is not None:
+            self.services = AllocServices(alloc, node, services.server, services.checks,
+                                          self._service_env, simulated=services.simulated,
+                                          on_check=self._check_result)
+        self._tracker: Optional[HealthTracker] = None
+        self._health: Optional[AllocDeploymentStatus] = None
         self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
                                         daemon=True)
 
@@ -64,6 +77,9 @@ class AllocRunner:
         ``max_kill_timeout`` seconds when given)."""
         self._kill_reason = reason
         self._killing.set()
+        self._stop_tracking()
+        if self.services is not None:  # deregistered first, so no new traffic comes
+            self.services.stop()
         for runner in list(self.runners.values()):
             runner.kill(reason, max_kill_timeout=max_kill_timeout)
 
@@ -81,8 +97,74 @@ class AllocRunner:
 
     def detach(self) -> None:
         """Stop watching but leave every task running (the client is restarting)."""
+        self._stop_tracking()
         for runner in list(self.runners.values()):
             runner.detach()
+
+    def update(self, alloc: Allocation) -> None:
+        """The server changed the allocation in place (Nomad's alloc runner Update): a
+        new deployment is tracked afresh; a promoted canary is registered with its tags."""
+        new_deployment = alloc.deployment_id != self.alloc.deployment_id
+        with self._lock:
+            self.alloc = alloc
+            if new_deployment:
+                self._health = None
+        if self.services is not None:
+            self.services.update(alloc)
+        if new_deployment and not self._killing.is_set():
+            self._stop_tracking()
+            self._start_tracking()
+        self._changed()
+
+    # -- health -----------------------------------------------------------------------
+
+    def _start_tracking(self) -> None:
+        """Nomad's health hook: track the allocation's health if its deployment (or its
+        migration) asks for it."""
+        params = health_params(self.alloc, self.group)
+        if params is None or self._shared is None:
+            return
+        self._tracker = HealthTracker(params, self.group, self._shared.timers,
+                                      self._checks_passing, self._set_health)
+        self._tracker.start()
+
+    def _stop_tracking(self) -> None:
+        if self._tracker is not None:
+            self._tracker.stop()
+
+    def _checks_passing(self) -> bool:
+        if self.services is None or self._shared is None:
+            return True
+        return self.services.checks_passing(self._shared.store.results(self.alloc.id))
+
+    def _check_result(self, result: CheckQueryResult) -> None:
+        if self._tracker is not None:
+            self._tracker.checks_changed()
+
+    def _set_health(self, healthy: bool, events: dict[str, str]) -> None:
+        """The tracker's verdict: reported as the allocation's DeploymentStatus; an
+        unhealthy deployment's tasks are told why (``Alloc Unhealthy``)."""
+        tracker = self._tracker
+        if self._killing.is_set() or tracker is None:
+            return
+        with self._lock:
+            self._health = AllocDeploymentStatus(healthy=healthy,
+                                                 timestamp=format_rfc3339(self._clock()))
+        if not healthy and tracker.params.deploy:
+            now = self._clock()
+            for task, message in events.items():
+                if task in self.runners:
+                    self.runners[task].emit(event("Alloc Unhealthy", now, message))
+        self._changed()
+
+    def _service_env(self, task: str) -> dict[str, str]:
+        """The environment a service's name and tags are interpolated with."""
+        if not task and not self.group.tasks:
+            return {}
+        named = self.group.task(task) if task else self.group.tasks[0]
+        return build_task_env(self.alloc, named, self.node, alloc_dir=self.dir.shared,
+                              task_dir=self.dir.local(named.name),
+                              secrets_dir=self.dir.secrets(named.name), region=self.region)
 
     def _saved_handle(self, task: Task) -> Optional[TaskHandle]:
         return load_handle(self.dir.handle_path(task.name))
@@ -165,6 +247,7 @@ class AllocRunner:
 
     def _run_restored(self) -> None:
         """After a client restart: re-attach to what runs, leave what finished alone."""
+        self._start_tracking()
         tasks = list(self.group.tasks)
         main = [t for t in tasks if not t.lifecycle]
         for task in tasks:
@@ -182,6 +265,7 @@ class AllocRunner:
             self._run_restored()
             return
         tasks = list(self.group.tasks)
+        self._start_tracking()
         try:
             ready = self._setup(tasks)
         except OSError:
@@ -249,6 +333,9 @@ class AllocRunner:
                 runner.kill(reason, event_type)
 
     def _finish(self, poststop: list[Task]) -> None:
+        self._stop_tracking()
+        if self.services is not None:
+            self.services.stop()
         for task in poststop:
             runner = self.runners[task.name]
             runner.start()
@@ -279,9 +366,14 @@ class AllocRunner:
             update = dataclasses.replace(
                 self.alloc, client_status=status, client_description=description,
                 task_states={n: r.snapshot() for n, r in self.runners.items()},
-                modify_time=self._clock())
+                deployment_status=self._health, modify_time=self._clock())
         self._report(update)
         self._tasks_changed.set()
+        if self._tracker is not None:
+            self._tracker.tasks_changed(update.task_states, status)
+        if self.services is not None and not self._killing.is_set():
+            running = {n for n, s in update.task_states.items() if s.state == "running"}
+            self.services.sync(running, group_running=status == "running")
 
 
 class _MissingDriver(Driver):

@@ -23,6 +23,7 @@ from ..structs import (Allocation, DriverInfo, NetworkResource, Node, NodeCpuRes
 from .allocrunner import AllocRunner
 from .fingerprint import host_attributes
 from .restore import load_identity, reap_orphans, reattachable, save_identity
+from .services import ClientServices
 
 __all__ = ["Client", "ClientConfig", "HEARTBEAT_INTERVAL"]
 
@@ -85,6 +86,8 @@ class Client:
         self._updated = threading.Event()
         self._cut_off = threading.Event()   # a network partition: no heartbeats, no syncs
         self.node: Optional[Node] = None
+        #: Timers, checks and their results, shared by this client's allocations.
+        self.services = ClientServices.start(server, config.name, simulated=config.simulated)
         #: A restarted client first re-attaches to the allocations its predecessor ran
         #: (in this process, or one that died: its data dir says so).
         self._restore = restore or saved is not None
@@ -187,10 +190,13 @@ class Client:
             elif alloc.desired_status in ("stop", "evict") and runner is not None \
                     and not runner.done and not runner._killing.is_set():
                 runner.kill(alloc.desired_description or "alloc was stopped")
+            elif runner is not None and not runner.done \
+                    and _updated_in_place(runner.alloc, alloc):
+                runner.update(alloc)
 
     def _run_alloc(self, alloc: Allocation, node: Optional[Node], restore: bool) -> AllocRunner:
         runner = AllocRunner(alloc, node, self.drivers, self.data_dir, self._report, self.clock,
-                             restore=restore, seed=self.seed)
+                             restore=restore, seed=self.seed, services=self.services)
         with self._lock:
             self.runners[alloc.id] = runner
         runner.start()
@@ -233,6 +239,7 @@ class Client:
         self._stop.set()
         for thread in self._threads:  # no new allocations start once the watch has ended
             thread.join(timeout=2)
+        self.services.close()
         if detach:
             for runner in list(self.runners.values()):
                 runner.detach()
@@ -251,3 +258,13 @@ class Client:
         if kill_tasks and self._own_dir:
             import shutil
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def _updated_in_place(current: Allocation, latest: Allocation) -> bool:
+    """Did the server change a running allocation in a way its runner acts on (a new
+    deployment, a canary promoted)?"""
+    if latest.alloc_modify_index == current.alloc_modify_index:
+        return False
+    canary = (current.deployment_status.canary if current.deployment_status else False,
+              latest.deployment_status.canary if latest.deployment_status else False)
+    return latest.deployment_id != current.deployment_id or canary[0] != canary[1]

@@ -232,7 +232,8 @@ class TaskRunner:
         """Restart (True, after the delay) or finish the task (False)."""
         decision = self.restarts.next(self._clock(), result.successful, recoverable)
         if decision.restart:
-            with self._lock:
+            with self._lock:  # pending until started again, as Nomad's task runner says
+                self.state.state = "pending"
                 self.state.restarts += 1
                 self.state.last_restart = format_rfc3339(self._clock())
             self.emit(event("Restarting", self._clock(), RestartTracker.describe(decision) or "",

@@ -16,8 +16,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from ..structs import (AllocMetric, Allocation, Evaluation, Job, Node, Plan,
-                       PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
+from ..structs import (AllocDeploymentStatus, AllocMetric, Allocation, Evaluation, Job, Node,
+                       Plan, PlanAnnotations, RescheduleEvent, RescheduleTracker, TaskGroup)
+from ..structs.deployment import Deployment
 from ..structs.timestamps import format_rfc3339
 from .reconcile import ReconcileResult, reconcile
 from .reconcile_system import reconcile_system
@@ -40,6 +41,7 @@ class State(Protocol):
     def nodes(self) -> list[Node]: ...
     def node(self, node_id: str) -> Optional[Node]: ...
     def scheduler_config(self) -> Any: ...
+    def latest_deployment(self, namespace: str, job_id: str) -> Optional[Deployment]: ...
 
 
 @dataclass
@@ -102,11 +104,15 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
         result = reconcile_system(job, ev.job_id, allocs, ready, tainted,
                                   not_ready_node_ids=not_ready, sysbatch=ev.type == "sysbatch")
     else:
-        # No deployments yet: a destructive update replaces every outdated alloc at once.
         result = reconcile(job, ev.job_id, allocs, tainted, now=now, batch=ev.type == "batch",
-                           eval_id=ev.id, rolling_updates=False)
+                           eval_id=ev.id, deployment=state.latest_deployment(namespace,
+                                                                             ev.job_id),
+                           eval_priority=ev.priority, new_id=new_id)
     trace.desired_updates = result.desired_tg_updates_api()
     plan.annotations = PlanAnnotations(desired_tg_updates=dict(result.desired_tg_updates))
+    plan.deployment = result.deployment
+    plan.deployment_updates = list(result.deployment_updates)
+    deployment_id = result.deployment_id
 
     new_evals: list[Evaluation] = []
     followup_of: dict[str, str] = {}
@@ -128,7 +134,10 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
             followup_eval_id=followup_of.get(decision.alloc.id, decision.alloc.followup_eval_id)))
     for alloc in result.inplace_update:
         if job is not None:
-            plan.append_alloc(dataclasses.replace(alloc, job=job, eval_id=ev.id))
+            moved = alloc.deployment_id != deployment_id
+            plan.append_alloc(dataclasses.replace(
+                alloc, job=job, eval_id=ev.id, modify_time=now, deployment_id=deployment_id,
+                deployment_status=None if moved else alloc.deployment_status))
     for alloc_id, eval_id in followup_of.items():
         if not any(a.id == alloc_id for stops in plan.node_update.values() for a in stops):
             alloc = next((a for a in allocs if a.id == alloc_id), None)
@@ -143,13 +152,14 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     queued: dict[str, int] = {g.name: 0 for g in job.task_groups} if job is not None else {}
     if job is not None and not job.stop:
         placements = [(p.name, p.task_group, p.previous_alloc, p.reschedule,
-                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id)
+                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id, p.canary)
                       for p in result.place]
-        placements += [(u.name, u.task_group, u.alloc, False, None, (), "")
+        placements += [(u.name, u.task_group, u.alloc, False, None, (), "", False)
                        for u in result.destructive_update]
         stack = GenericStack(job, nodes, _existing_by_node(state), rng, batch=ev.type == "batch",
                              algorithm=_algorithm(state), explain=explain)
-        for name, group_name, previous, reschedule, tracker, penalty, pinned in placements:
+        for name, group_name, previous, reschedule, tracker, penalty, pinned, canary \
+                in placements:
             group = job.group(group_name)
             if group_name in failed and not explain:
                 failed[group_name].coalesced_failures += 1
@@ -171,6 +181,9 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
                 metrics=placement_trace.metric(), desired_status="run", client_status="pending",
                 previous_allocation=previous.id if previous is not None else "",
                 reschedule_tracker=_tracker(tracker, previous, reschedule, now),
+                deployment_id=deployment_id,
+                deployment_status=AllocDeploymentStatus(canary=True)
+                if canary and deployment_id else None,
                 create_time=now, modify_time=now)
             plan.append_alloc(alloc)
         ev_classes = stack.eligibility.classes()

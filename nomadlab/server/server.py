@@ -25,14 +25,17 @@ from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation,
                        JobPlanResponse, Node, Plan)
 from ..errors import ClusterError, Invalid, NotFound
 from ..jobspec.validate import count_problem
-from ..structs import Identity, SchedulerConfig
+from ..structs import Identity, SchedulerConfig, ServiceRegistration
+from ..structs.deployment import Deployment
 from ..structs.operator import SCHEDULER_ALGORITHMS
 from ..structs.trace import EvalTrace
 from .blocked import BlockedEvals
 from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
+from .deployment_watcher import DeploymentWatcher
 from .plan_apply import evaluate_plan
+from .service_registrations import service_problems
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
@@ -82,6 +85,10 @@ class Server:
         self.heartbeat_ttl = HEARTBEAT_TTL
         self._periodic: dict[tuple[str, str], int] = {}  # job -> next launch (ns)
         self._lock = threading.RLock()
+        self.deployments = DeploymentWatcher(
+            self.state, lambda: self.clock(), self.new_id, self._hand_off,
+            lambda stage, job_id, detail: self.log.append(
+                StepRecord(stage, "", job_id, detail, self.state.index)))
 
     # -- identities -------------------------------------------------------------------
 
@@ -190,6 +197,9 @@ class Server:
             problem = count_problem(group.count or 0)
             if problem:
                 raise Invalid(f'task group "{group.name}": {problem}')
+        problems = service_problems(job)
+        if problems:
+            raise Invalid("; ".join(problems))
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -469,6 +479,37 @@ class Server:
                         if job is not None and not job.stop:
                             failed_jobs[(alloc.namespace, alloc.job_id)] = job
             self._enqueue([self._new_eval(job, "alloc-failure") for job in failed_jobs.values()])
+            self.deployments.allocs_changed(updated)
+
+    # -- deployments (what an operator asks; the watcher does the work) ---------------
+
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Evaluation:
+        """``nomad deployment promote``: promote the canaries of ``groups`` (None: all)."""
+        with self._lock:
+            return self.deployments.promote(deployment_id, groups)
+
+    def fail_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment fail``: fail it (and auto-revert where the job says so)."""
+        with self._lock:
+            return self.deployments.fail(deployment_id)
+
+    def pause_deployment(self, deployment_id: str, pause: bool) -> Optional[Evaluation]:
+        """``nomad deployment pause`` / ``resume``: resuming evaluates the job again."""
+        with self._lock:
+            return self.deployments.pause(deployment_id, pause)
+
+    def unblock_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment unblock``: only a blocked (multi-region) deployment."""
+        with self._lock:
+            return self.deployments.unblock(deployment_id)
+
+    def set_alloc_health(self, deployment_id: str, healthy: list[str],
+                         unhealthy: list[str]) -> Evaluation:
+        """Nomad's /v1/deployment/allocation-health (``health_check = "manual"``)."""
+        with self._lock:
+            return self.deployments.set_alloc_health(deployment_id, list(healthy),
+                                                     list(unhealthy))
 
     def stop_alloc(self, alloc_id: str) -> Evaluation:
         """``nomad alloc stop``: the alloc is stopped and its job re-evaluated (replaced)."""
@@ -480,6 +521,24 @@ class Server:
             job = self.state.job(alloc.namespace, alloc.job_id) or alloc.job
             assert job is not None
             return self._enqueue([self._new_eval(job, "alloc-stop")])[0]
+
+    # -- service registrations (clients write them; the API may delete one) -----------
+
+    def upsert_service_registrations(self, regs: list[ServiceRegistration]
+                                     ) -> list[ServiceRegistration]:
+        """A client registers the services of an allocation's running tasks."""
+        return self.state.upsert_service_registrations(regs)
+
+    def delete_service_registrations(self, reg_ids: list[str]) -> int:
+        """A client removes the services of stopped tasks (already gone ones are skipped)."""
+        return self.state.delete_service_registrations(reg_ids)
+
+    def delete_service_registration(self, namespace: str, name: str, reg_id: str) -> int:
+        """``DELETE /v1/service/:name/:id``: remove one instance; 404 when there is none."""
+        reg = self.state.service_registration(reg_id)
+        if reg is None or reg.namespace != namespace or reg.service_name != name:
+            raise NotFound("service registration not found")
+        return self.state.delete_service_registrations([reg_id])
 
     # -- dry runs --------------------------------------------------------------------
 
@@ -576,6 +635,7 @@ class Server:
             self.check_heartbeats()
             if self._periodic:
                 self.launch_due_periodic()
+            self.deployments.tick()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()
@@ -629,12 +689,17 @@ class Server:
             stops = [a for allocs in outcome.node_update.values() for a in allocs]
             places = [a for allocs in outcome.node_allocation.values() for a in allocs]
             if not outcome.rejected_nodes:
-                index = self.state.apply_plan_results(places, stops)
+                index = self.state.apply_plan_results(
+                    places, stops, deployment=plan.deployment,
+                    deployment_updates=plan.deployment_updates)
                 yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
                 yield from self._finish(result.eval, result.new_evals)
                 return
-            index = self.state.apply_plan_results(places, stops) if (places or stops) else \
-                self.state.index
+            index = self.state.apply_plan_results(
+                places, stops, deployment=plan.deployment,
+                deployment_updates=plan.deployment_updates) \
+                if (places or stops or plan.deployment or plan.deployment_updates) \
+                else self.state.index
             yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
                              "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())
                              + f"; refreshing (attempt {attempt})", index)
@@ -704,6 +769,9 @@ class _PlanView:
 
     def scheduler_config(self) -> object:
         return self._snapshot.scheduler_config()
+
+    def latest_deployment(self, namespace: str, job_id: str) -> Optional[Deployment]:
+        return self._snapshot.latest_deployment(namespace, job_id)
 
 
 #: Nomad's api.RegisterEnforceIndexErrPrefix: the CLI recognises these errors by it.

@@ -31,15 +31,18 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 from ..errors import Invalid, NotFound
 from pyrsistent import PMap, PSet, pmap, pset, pvector
 
-from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken, Allocation,
+from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken,
+                       AllocDeploymentStatus, Allocation,
                        DesiredTransition, Deployment, DrainStrategy, Evaluation, Job, Node,
                        NodeEvent)
 from ..scheduler.node_class import computed_class
-from ..structs.timestamps import format_rfc3339
+from ..structs.deployment import DeploymentStatusUpdate
+from ..structs.timestamps import format_rfc3339, parse_rfc3339
 from .events import Event, EventSubscription
 from ..structs.operator import SCHEDULER_ALGORITHMS, SchedulerConfig
 from ..structs.summary import JobSummary, TaskGroupSummary
 from .persist import PERSISTED_TABLES, LogRecord, Restored, StateLog
+from .service_registrations import ServiceReads, ServiceWrites
 
 __all__ = ["StateStore", "StateSnapshot", "StateError", "ObjectNotFound", "HistoryTruncated",
            "job_spec_changed", "eval_terminal", "PREFIX_TABLES"]
@@ -104,6 +107,7 @@ class _Tables:
     acl_policies: PMap        # name -> ACLPolicy
     acl_tokens: PMap          # accessor id -> ACLToken
     acl_token_secrets: PMap   # secret id -> accessor id
+    services: PMap            # service registration id -> ServiceRegistration
     table_index: PMap         # table name -> index of its last write (Nomad's index table)
     scheduler_config: SchedulerConfig
 
@@ -118,7 +122,7 @@ def _by_creation(objects: Iterable[Any]) -> list[Any]:
     return sorted(objects, key=lambda o: (o.create_index, o.id))
 
 
-class _Reads(abc.ABC):
+class _Reads(ServiceReads, abc.ABC):
     """The read API, shared by a frozen :class:`StateSnapshot` and the live store."""
 
     @abc.abstractmethod
@@ -308,6 +312,7 @@ def _tables_from(restored: Restored) -> _Tables:
         deployments=pmap(rows["deployments"]), acl_policies=pmap(rows["acl_policies"]),
         acl_tokens=pmap(rows["acl_tokens"]),
         acl_token_secrets=pmap({t.secret_id: a for a, t in rows["acl_tokens"].items()}),
+        services=pmap(rows["services"]),
         table_index=pmap(restored.table_index),
         scheduler_config=restored.scheduler_config or SchedulerConfig())
 
@@ -401,7 +406,7 @@ class _Txn:
                      in self.changes.items())
 
 
-class StateStore(_Reads):
+class StateStore(ServiceWrites, _Reads):
     """The server's single source of truth; reads here are reads of the latest snapshot.
 
     ``history`` is how many committed states :meth:`snapshot_at` can go back to; their
@@ -677,6 +682,7 @@ class StateStore(_Reads):
         existing: Optional[Job] = txn.get("jobs", key)
         job.namespace = namespace
         job.modify_index = job.job_modify_index = txn.index
+        job.stable = False  # a new version is stable once a deployment of it succeeds
         if existing is None:
             job.create_index = txn.index
         else:
@@ -793,16 +799,21 @@ class StateStore(_Reads):
     def apply_plan_results(self, allocs_to_upsert: Iterable[Allocation],
                            allocs_to_stop_updates: Iterable[Allocation] = (),
                            deployment: Optional[Deployment] = None,
-                           eval_updates: Iterable[Evaluation] = ()) -> int:
+                           eval_updates: Iterable[Evaluation] = (),
+                           deployment_updates: Iterable[DeploymentStatusUpdate] = ()) -> int:
         """Commit a plan as ONE transaction (Nomad's ApplyPlanResults); returns its index.
 
         ``allocs_to_stop_updates`` are diffs naming existing allocations by ``id``: each
         becomes ``desired_status`` "stop" (or "evict") with its ``desired_description``,
         ``followup_eval_id`` and, when the scheduler says so, client status lost/unknown.
+        A new ``deployment`` and ``deployment_updates`` (successful, cancelled) commit with
+        the allocations, which update its counts of placed allocations.
         """
         with self._transaction("PlanResult") as txn:
             if deployment is not None:
                 self._txn_upsert_deployment(txn, deployment)
+            for update in deployment_updates:
+                self._txn_update_deployment_status(txn, update)
             for diff in allocs_to_stop_updates:
                 existing: Optional[Allocation] = txn.get("allocs", diff.id)
                 if existing is None:
@@ -845,7 +856,10 @@ class StateStore(_Reads):
                     deployment_status=deployment_status, modify_index=txn.index,
                     modify_time=alloc.modify_time or existing.modify_time)
                 self._update_summary(txn, existing, stored)
+                self._txn_update_deployment_with_alloc(txn, stored, existing)
                 self._put_alloc(txn, existing, stored)
+                if stored.client_terminal_status():
+                    self._txn_delete_alloc_services(txn, stored.id)
                 updated.append(stored)
             return updated
 
@@ -894,6 +908,7 @@ class StateStore(_Reads):
             if stored.job is None:
                 stored.job = existing.job
         self._update_summary(txn, existing, stored)
+        self._txn_update_deployment_with_alloc(txn, stored, existing)
         self._put_alloc(txn, existing, stored)
         return stored
 
@@ -1000,6 +1015,8 @@ class StateStore(_Reads):
         if status not in NODE_STATUSES:
             raise StateError(f"node status {status!r} is not one of {', '.join(NODE_STATUSES)}")
         with self._transaction("NodeEvent") as txn:
+            if status == "down":
+                self._txn_delete_node_services(txn, node_id)
             return self._txn_update_node(txn, node_id, event, status=status,
                                          status_updated_at=updated_at)
 
@@ -1065,15 +1082,206 @@ class StateStore(_Reads):
         with self._transaction("DeploymentStatusUpdate") as txn:
             return self._txn_upsert_deployment(txn, deployment)
 
-    @staticmethod
-    def _txn_upsert_deployment(txn: _Txn, deployment: Deployment) -> Deployment:
+    def _txn_upsert_deployment(self, txn: _Txn, deployment: Deployment) -> Deployment:
         stored = copy.deepcopy(deployment)
         existing: Optional[Deployment] = txn.get("deployments", deployment.id)
         stored.create_index = existing.create_index if existing else txn.index
         stored.modify_index = txn.index
+        stored.modify_time = self.clock()
         txn.put("deployments", stored.id, stored)
         txn.record("Deployment", stored.id, stored.namespace, stored)
         return stored
+
+    def _active_deployment(self, txn: _Txn, deployment_id: str) -> Deployment:
+        deployment: Optional[Deployment] = txn.get("deployments", deployment_id)
+        if deployment is None:
+            raise ObjectNotFound(f"Deployment ID {deployment_id!r} couldn't be updated as "
+                                 "it does not exist")
+        if not deployment.active():
+            raise StateError(f'Deployment "{deployment.id}" has terminal status '
+                             f'"{deployment.status}"')
+        return deployment
+
+    def update_deployment_status(self, update: DeploymentStatusUpdate,
+                                 evaluation: Optional[Evaluation] = None,
+                                 job: Optional[Job] = None) -> tuple[int, Optional[Job]]:
+        """A deployment's new status, with the evaluation it needs and, for an automatic
+        revert, the job version registered again: ONE transaction (Nomad's
+        UpdateDeploymentStatus).  Returns the index and the job as stored."""
+        with self._transaction("DeploymentStatusUpdate") as txn:
+            self._txn_update_deployment_status(txn, update)
+            stored = self._txn_upsert_job(txn, copy.deepcopy(job)) if job is not None else None
+            if evaluation is not None:
+                self._txn_upsert_eval(txn, dataclasses.replace(
+                    evaluation, job_modify_index=stored.job_modify_index
+                    if stored is not None else evaluation.job_modify_index))
+            return txn.index, stored
+
+    def _txn_update_deployment_status(self, txn: _Txn, update: DeploymentStatusUpdate) -> None:
+        existing: Optional[Deployment] = txn.get("deployments", update.deployment_id)
+        if existing is None:
+            raise ObjectNotFound(f'deployment "{update.deployment_id}" not found')
+        self._txn_upsert_deployment(txn, dataclasses.replace(
+            existing, status=update.status, status_description=update.status_description))
+        if update.status == "successful":  # a deployment that succeeds makes its job stable
+            self._txn_update_job_stability(txn, existing.namespace, existing.job_id,
+                                           existing.job_version, True)
+
+    def _txn_update_job_stability(self, txn: _Txn, namespace: str, job_id: str,
+                                  version: int, stable: bool) -> None:
+        """Nomad's UpdateJobStability: mark one job version stable (or not)."""
+        key = (namespace, job_id)
+        versions = txn.get("job_versions", key)
+        if not versions:
+            return
+        changed = [dataclasses.replace(j, stable=stable, modify_index=txn.index)
+                   if j.version == version and j.stable != stable else j for j in versions]
+        if all(a is b for a, b in zip(changed, versions)):
+            return
+        txn.put("job_versions", key, pvector(changed))
+        current: Optional[Job] = txn.get("jobs", key)
+        if current is not None and current.version == version:
+            updated = next(j for j in changed if j.version == version)
+            txn.put("jobs", key, updated)
+            txn.record("Job", job_id, namespace, updated)
+
+    def update_deployment_promotion(self, deployment_id: str, groups: Optional[list[str]],
+                                    evaluation: Evaluation) -> int:
+        """Promote the canaries of ``groups`` (None: every group) with the evaluation that
+        carries the rollout on: ONE transaction (Nomad's UpdateDeploymentPromotion).
+
+        Refused, naming each group, while a group has fewer healthy canaries than it
+        wants."""
+        with self._transaction("DeploymentPromotion") as txn:
+            deployment = self._active_deployment(txn, deployment_id)
+            chosen = set(deployment.task_groups) if groups is None else set(groups)
+            canaries = {c for s in deployment.task_groups.values() for c in s.placed_canaries}
+            healthy: dict[str, int] = {}
+            promotable: list[Allocation] = []
+            for alloc_id in sorted(canaries):
+                alloc: Optional[Allocation] = txn.get("allocs", alloc_id)
+                if alloc is None or alloc.task_group not in chosen:
+                    continue
+                if alloc.terminal_status() or alloc.deployment_status is None or \
+                        alloc.deployment_status.healthy is not True:
+                    continue
+                healthy[alloc.task_group] = healthy.get(alloc.task_group, 0) + 1
+                promotable.append(alloc)
+            problems = [f'Task group "{name}" has {healthy.get(name, 0)}/'
+                        f"{state.desired_canaries} healthy allocations"
+                        for name, state in sorted(deployment.task_groups.items())
+                        if name in chosen and state.desired_canaries
+                        and healthy.get(name, 0) < state.desired_canaries]
+            if problems:
+                raise StateError("; ".join(problems))
+            now = self.clock()
+            states = {}
+            for name, state in deployment.task_groups.items():
+                if name in chosen:
+                    by = state.require_progress_by
+                    if state.progress_deadline > 0 and parse_rfc3339(by):
+                        by = format_rfc3339(now + state.progress_deadline)
+                    state = dataclasses.replace(state, promoted=True, require_progress_by=by)
+                states[name] = state
+            promoted = dataclasses.replace(deployment, task_groups=states)
+            if promoted.status == "running":
+                promoted.status_description = promoted.running_description()
+            self._txn_upsert_deployment(txn, promoted)
+            self._txn_upsert_eval(txn, evaluation)
+            for alloc in promotable:
+                stored = dataclasses.replace(
+                    alloc, modify_index=txn.index, alloc_modify_index=txn.index,
+                    deployment_status=dataclasses.replace(
+                        alloc.deployment_status, canary=False, modify_index=txn.index))
+                self._put_alloc(txn, alloc, stored)
+            return txn.index
+
+    def update_deployment_alloc_health(self, deployment_id: str, healthy: Iterable[str],
+                                       unhealthy: Iterable[str], timestamp: int,
+                                       evaluation: Optional[Evaluation] = None,
+                                       update: Optional[DeploymentStatusUpdate] = None,
+                                       job: Optional[Job] = None) -> int:
+        """Set allocations' health by hand (``health_check = "manual"``), with the status
+        update, revert job and evaluation that follow: ONE transaction (Nomad's
+        UpdateDeploymentAllocHealth)."""
+        with self._transaction("DeploymentAllocHealth") as txn:
+            self._active_deployment(txn, deployment_id)
+            marks = [(i, True) for i in healthy] + [(i, False) for i in unhealthy]
+            for alloc_id, is_healthy in marks:
+                existing: Optional[Allocation] = txn.get("allocs", alloc_id)
+                if existing is None:
+                    raise ObjectNotFound(f'unknown alloc "{alloc_id}"')
+                if existing.deployment_id != deployment_id:
+                    raise StateError(f'alloc "{alloc_id}" is not part of deployment '
+                                     f'"{deployment_id}"')
+                status = existing.deployment_status or AllocDeploymentStatus()
+                stored = dataclasses.replace(
+                    existing, modify_index=txn.index, deployment_status=dataclasses.replace(
+                        status, healthy=is_healthy, timestamp=format_rfc3339(timestamp),
+                        modify_index=txn.index))
+                self._txn_update_deployment_with_alloc(txn, stored, existing)
+                self._put_alloc(txn, existing, stored)
+            if update is not None:
+                self._txn_update_deployment_status(txn, update)
+            stored_job = self._txn_upsert_job(txn, copy.deepcopy(job)) if job is not None \
+                else None
+            if evaluation is not None:
+                self._txn_upsert_eval(txn, dataclasses.replace(
+                    evaluation, job_modify_index=stored_job.job_modify_index
+                    if stored_job is not None else evaluation.job_modify_index))
+            return txn.index
+
+    def _txn_update_deployment_with_alloc(self, txn: _Txn, alloc: Allocation,
+                                          existing: Optional[Allocation]) -> None:
+        """Nomad's updateDeploymentWithAlloc: count a placement, or a first health verdict
+        (or healthy turned unhealthy), in the alloc's deployment, and push its progress
+        deadline on."""
+        if not alloc.deployment_id:
+            return
+        deployment: Optional[Deployment] = txn.get("deployments", alloc.deployment_id)
+        if deployment is None or alloc.task_group not in deployment.task_groups:
+            return
+        placed = healthy = unhealthy = 0
+        had_health = existing is not None and existing.deployment_status is not None and \
+            existing.deployment_status.healthy is not None
+        has_health = alloc.deployment_status is not None and \
+            alloc.deployment_status.healthy is not None
+        if existing is None or existing.deployment_id != alloc.deployment_id:
+            placed = 1
+        elif not had_health and has_health:
+            assert alloc.deployment_status is not None
+            if alloc.deployment_status.healthy:
+                healthy = 1
+            else:
+                unhealthy = 1
+        elif had_health and has_health:
+            assert existing is not None and existing.deployment_status is not None
+            assert alloc.deployment_status is not None
+            if existing.deployment_status.healthy and not alloc.deployment_status.healthy:
+                healthy, unhealthy = -1, 1
+        if not (placed or healthy or unhealthy):
+            return
+        state = deployment.task_groups[alloc.task_group]
+        canaries = list(state.placed_canaries)
+        if alloc.deployment_status is not None and alloc.deployment_status.canary and \
+                alloc.id not in canaries:
+            canaries.append(alloc.id)
+        by = state.require_progress_by
+        if state.progress_deadline:
+            if placed and not parse_rfc3339(by):
+                by = format_rfc3339(alloc.modify_time + state.progress_deadline)
+            elif healthy > 0 and alloc.deployment_status is not None:
+                candidate = parse_rfc3339(alloc.deployment_status.timestamp) + \
+                    state.progress_deadline
+                if candidate > parse_rfc3339(by):
+                    by = format_rfc3339(candidate)
+        state = dataclasses.replace(
+            state, placed_allocs=state.placed_allocs + placed,
+            healthy_allocs=state.healthy_allocs + healthy,
+            unhealthy_allocs=state.unhealthy_allocs + unhealthy,
+            placed_canaries=canaries, require_progress_by=by)
+        self._txn_upsert_deployment(txn, dataclasses.replace(
+            deployment, task_groups={**deployment.task_groups, alloc.task_group: state}))
 
     def upsert_acl_policies(self, policies: Iterable[ACLPolicy]) -> list[ACLPolicy]:
         with self._transaction("ACLPolicyUpserted") as txn:

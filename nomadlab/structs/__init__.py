@@ -21,6 +21,8 @@ from .evaluation import EVAL_STATUSES, EVAL_TRIGGERS, AllocMetric, Evaluation, N
 from .job import JOB_STATUSES, JOB_TYPES, Job, TaskGroup
 from .identity import ANONYMOUS, Identity
 from .operator import SCHEDULER_ALGORITHMS, PreemptionConfig, SchedulerConfig
+from .service_registration import (CHECK_MODES, CHECK_STATUSES, CheckQueryResult,
+                                   ServiceRegistration)
 from .summary import JobSummary, TaskGroupSummary
 from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainStrategy, DriverInfo, Node,
                    NodeCpuResources, NodeDiskResources, NodeEvent, NodeMemoryResources,

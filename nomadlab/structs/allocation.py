@@ -31,6 +31,7 @@ TASK_EVENT_TYPES = (
     "Not Restarting", "Killing", "Killed", "Driver Failure", "Setup Failure",
     "Failed Validation", "Sibling Task Failed", "Leader Task Dead", "Main Tasks Dead",
     "Restart Signaled", "Task hook failed", "Failed Restoring Task", "Reconnected",
+    "Alloc Unhealthy",
 )
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 from ._base import APIStruct, api_field
 from .allocation import Allocation
+from .deployment import Deployment, DeploymentStatusUpdate
 from .evaluation import AllocMetric
 from .job import Job
 
@@ -45,6 +46,10 @@ class Plan(APIStruct):
     node_update: dict[str, list[Allocation]] = field(default_factory=dict)
     node_allocation: dict[str, list[Allocation]] = field(default_factory=dict)
     annotations: Optional[PlanAnnotations] = None
+    #: A deployment the plan creates or whose group states it changes, committed with it.
+    deployment: Optional[Deployment] = None
+    #: Status changes of deployments (successful, cancelled), committed with the plan.
+    deployment_updates: list[DeploymentStatusUpdate] = field(default_factory=list)
     snapshot_index: int = 0
 
     def append_stop(self, alloc: Allocation) -> None:
@@ -54,7 +59,9 @@ class Plan(APIStruct):
         self.node_allocation.setdefault(alloc.node_id, []).append(alloc)
 
     def is_no_op(self) -> bool:
-        return not any(self.node_update.values()) and not any(self.node_allocation.values())
+        return not any(self.node_update.values()) and not any(
+            self.node_allocation.values()) and self.deployment is None and \
+            not self.deployment_updates
 
 
 @dataclass

@@ -41,9 +41,12 @@ def test_plan_of_a_change_shows_the_diff_and_destructive_updates(c: Agent) -> No
     c.submit(job_hcl(count=2, cpu=100, memory=64))
     c.run_until_idle()
     answer = c.plan(job_hcl(count=2, cpu=200, memory=64))
-    assert answer["Annotations"]["DesiredTGUpdates"]["api"]["DestructiveUpdate"] == 2
+    # The default update block rolls one allocation at a time (max_parallel 1), so Nomad's
+    # plan says "1 create/destroy update, 1 ignore".
+    assert answer["Annotations"]["DesiredTGUpdates"]["api"]["DestructiveUpdate"] == 1
+    assert answer["Annotations"]["DesiredTGUpdates"]["api"]["Ignore"] == 1
     group = answer["Diff"]["TaskGroups"][0]
-    assert group["Updates"] == {"create/destroy update": 2}
+    assert group["Updates"] == {"create/destroy update": 1, "ignore": 1}
     (task,) = group["Tasks"]
     assert task["Annotations"] == ["forces create/destroy update"]
     (resources,) = task["Objects"]

@@ -164,7 +164,9 @@ def test_resources_change_is_destructive_kill_timeout_change_in_place(c: Agent) 
     c.run_until_idle()
     assert {a.id for a in live(c)} == first, "a kill_timeout change updates in place"
     assert all(a.job.version == 1 for a in live(c))
-    c.submit(job_hcl(count=2, cpu=600, task_extra='kill_timeout = "20s"'))
+    # max_parallel 2: both are replaced at once, without waiting for a healthy one.
+    c.submit(job_hcl(count=2, cpu=600, task_extra='kill_timeout = "20s"',
+                     group_extra="update { max_parallel = 2 }"))
     c.run_until_idle()
     assert not first & {a.id for a in live(c)}, "a resources change replaces the allocs"
     assert len(live(c)) == 2
