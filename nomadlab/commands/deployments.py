@@ -118,7 +118,7 @@ def deployment_fail(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         return code
     reverted = reverted_job_version(cluster, d, before["version"]) if before else None
     if reverted is not None:
-        io.print(f'Deployment "{d.id}" failed. Auto-reverted to job version {reverted}.\n')
+        io.print(f'Deployment "{d.id}" failed. Auto-reverted to job version {reverted}.')
     else:
         io.print(f'Deployment "{d.id}" failed')
     return _then_monitor(cluster, args, io, ev)

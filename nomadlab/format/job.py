@@ -117,9 +117,14 @@ def job_history(versions: list[dict[str, Any]], diffs: Optional[list[dict[str, A
             doc.add(Line(""))
         rows = [("Version", str(v.get("Version", 0))), ("Stable", _bool(v.get("Stable", False))),
                 ("Submit Date", format_time(v.get("SubmitTime")))]
-        doc.add(KV(rows))
-        if diffs is not None and i < len(diffs) and diffs[i]:
-            doc.add(Line("Diff ="), *job_diff_lines(diffs[i]))
+        diff = diffs[i] if diffs is not None and i < len(diffs) else None
+        if not diff:
+            doc.add(KV(rows))
+            continue
+        # Nomad puts the diff in the key/value block as "Diff|\n<diff>": the key is
+        # aligned with the others and the diff starts on the next line.
+        width = max(len(k) for k, _ in rows + [("Diff", "")])
+        doc.add(KV(rows), Line(f"{'Diff'.ljust(width)} ="), *job_diff_lines(diff))
     return doc
 
 

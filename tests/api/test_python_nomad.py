@@ -100,3 +100,49 @@ def test_parse_status_agent_and_event_stream(client) -> None:
         stop.set()
     assert frame["Events"][0]["Topic"] == "Job"
     assert frame["Events"][0]["Key"] == "streamed-pn"
+
+
+MANUAL = SLEEPER.replace('group "g" {', 'group "g" {\n    update {\n      health_check = "manual"\n    }')
+
+
+def test_python_nomads_deployment_tests(client) -> None:
+    """python-nomad's tests/test_deployment.py, against a deployment of our own: read it,
+    fail it while it runs, then every other write refused as terminal, in Nomad's words."""
+    agent, n = client
+    n.job.register_job("pd", {"Job": job_api("pd", text=MANUAL % {"id": "pd", "count": 1})})
+    deployment = eventually(lambda: n.job.get_deployment("pd"), what="pd's deployment")
+    deployment_id = deployment["ID"]
+    assert deployment_id in [d["ID"] for d in n.deployments.get_deployments()]
+    assert [d["ID"] for d in n.deployments.get_deployments(deployment_id[:6])] == [deployment_id]
+    assert n.deployments.get_deployments(deployment_id, namespace="other") == []
+    assert n.deployment.get_deployment(deployment_id)["ID"] == deployment_id
+    assert n.deployment[deployment_id]["JobID"] == "pd"
+    assert deployment_id in n.deployment
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert missing not in n.deployment
+    with pytest.raises(KeyError):
+        n.deployment[missing]
+    allocs = eventually(lambda: n.deployment.get_deployment_allocations(deployment_id),
+                        what="pd's allocations")
+    assert isinstance(allocs[0], dict) and allocs[0]["JobID"] == "pd"
+    assert [d["ID"] for d in n.job.get_deployments("pd")] == [deployment_id]
+
+    failed = n.deployment.fail_deployment(deployment_id)
+    assert failed["EvalID"] and failed["RevertedJobVersion"] is None
+    assert n.deployment.get_deployment(deployment_id)["Status"] == "failed"
+    for call, message in (
+            (lambda: n.deployment.pause_deployment(deployment_id, False),
+             "can't resume terminal deployment"),
+            (lambda: n.deployment.promote_deployment_all(deployment_id),
+             "can't promote terminal deployment"),
+            (lambda: n.deployment.promote_deployment_groups(deployment_id),
+             "can't promote terminal deployment"),
+            (lambda: n.deployment.deployment_allocation_health(
+                deployment_id, unhealthy_allocations=[allocs[0]["ID"]]),
+             "can't set health of allocations for a terminal deployment"),
+            (lambda: n.deployment.fail_deployment(deployment_id),
+             "can't fail terminal deployment")):
+        with pytest.raises(exceptions.BaseNomadException) as caught:
+            call()
+        assert caught.value.nomad_resp.text == message
+    n.job.deregister_job("pd", purge=True)
