@@ -20,9 +20,9 @@ from typing import Callable, Iterator, Optional
 from ..structs.diff import job_diff
 from ..scheduler.generic import schedule
 from ..scheduler.node_class import computed_class
-from ..structs.timestamps import parse_rfc3339
+from ..structs.timestamps import format_rfc3339, parse_rfc3339
 from ..structs import (Allocation, DesiredTransition, DrainStrategy, Evaluation, Job,
-                       JobPlanResponse, Node, Plan)
+                       JobPlanResponse, Node, NodeEvent, Plan)
 from ..errors import ClusterError, Invalid, NotFound
 from ..jobspec.validate import count_problem
 from ..structs import Identity, SchedulerConfig, ServiceRegistration
@@ -34,6 +34,7 @@ from ..structs.periodic import next_launch
 from .launch import dispatched_job, periodic_child
 from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .deployment_watcher import DeploymentWatcher
+from .drainer import DRAIN_SUBSYSTEM, NodeDrainer
 from .plan_apply import evaluate_plan
 from .service_registrations import service_problems
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
@@ -89,6 +90,10 @@ class Server:
             self.state, lambda: self.clock(), self.new_id, self._hand_off,
             lambda stage, job_id, detail: self.log.append(
                 StepRecord(stage, "", job_id, detail, self.state.index)))
+        self.drainer = NodeDrainer(
+            self.state, lambda: self.clock(), self._new_eval, self._hand_off,
+            lambda stage, detail: self.log.append(
+                StepRecord(stage, "", "", detail, self.state.index)))
 
     # -- identities -------------------------------------------------------------------
 
@@ -392,21 +397,34 @@ class Server:
                 self._capacity_changed(node, f'node "{node.name}" became eligible')
             return node
 
-    def drain_node(self, node_id: str, deadline: int = 0) -> Node:
-        """Start draining: the node takes no new work and its allocations migrate away."""
+    def drain_node(self, node_id: str, deadline: int = 0, ignore_system: bool = False) -> Node:
+        """Start draining: the node takes no new work and the drainer migrates its
+        allocations away, ``migrate.max_parallel`` at a time per group.
+
+        ``deadline`` as in Nomad's DrainSpec (ns): -1 forces every allocation off now,
+        0 sets no deadline, more marks whatever is left once that long has passed.
+        ``ignore_system`` leaves system jobs' allocations running on the node.
+        """
         with self._lock:
-            node = self.state.update_node_drain(node_id, DrainStrategy(deadline=deadline))
-            allocs = self.state.allocs_by_node(node_id, terminal=False)
-            if allocs:
-                self.state.update_alloc_desired_transition(
-                    {a.id: DesiredTransition(migrate=True) for a in allocs})
-            self._node_update_evals(node, "node-drain")
+            now = self.clock()
+            current = self.state.node(node_id)
+            strategy = DrainStrategy(
+                deadline=deadline, ignore_system_jobs=ignore_system,
+                started_at=format_rfc3339(now),
+                force_deadline=format_rfc3339(now + deadline) if deadline > 0 else None)
+            message = "Node drain strategy updated" if current is not None and \
+                current.drain_strategy is not None else "Node drain strategy set"
+            node = self.state.update_node_drain(node_id, strategy, event=NodeEvent(
+                message=message, subsystem=DRAIN_SUBSYSTEM))
+            self.drainer.tick()
             return node
 
     def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
         """Stop draining; the node stays ineligible unless ``mark_eligible``."""
         with self._lock:
-            node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible)
+            node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible,
+                                                event=NodeEvent(message="Node drain disabled",
+                                                                subsystem=DRAIN_SUBSYSTEM))
             if mark_eligible:
                 self._capacity_changed(node, f'node "{node.name}" finished draining')
             return node
@@ -636,6 +654,7 @@ class Server:
             if self._periodic:
                 self.launch_due_periodic()
             self.deployments.tick()
+            self.drainer.tick()
             record = next(self._work, None) if self._work is not None else None
             if record is None:  # the evaluation in hand is done: take the next one
                 self._promote_delayed()

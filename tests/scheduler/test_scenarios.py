@@ -204,7 +204,8 @@ def test_failed_alloc_is_rescheduled_after_nomads_delay(c: Agent) -> None:
     (alloc,) = live(c)
     failed = c.wait(alloc.id, status="failed", timeout=10)[0]
     events = [e.type for e in failed.task_states["srv"].events]
-    assert events[-2:] == ["Terminated", "Not Restarting"]
+    # then "Alloc Unhealthy": the client's health verdict for the deployment
+    assert events[-3:] == ["Terminated", "Not Restarting", "Alloc Unhealthy"]
     c.run_until_idle()
     followups = [e for e in c.evals("web") if e.triggered_by == "alloc-failure" and e.wait_until]
     assert followups, "a delayed reschedule creates a follow-up evaluation"
@@ -265,7 +266,7 @@ def test_draining_a_node_migrates_its_allocs(c: Agent) -> None:
     c.run_until_idle()
     assert by_node(c) == {"a": 2}
     c.add_node("b")
-    c.drain("a")
+    c.drain("a", deadline=-1)  # -force: every allocation at once
     c.run_until_idle()
     assert by_node(c) == {"b": 2}
     migrated = [a for a in c.allocs("web") if a.node_name == "a"]
