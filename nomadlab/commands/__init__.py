@@ -16,8 +16,8 @@ from .base import IO, HelpRequested, Parser, UsageError, normalise_flags
 from .deployments import (deployment_fail, deployment_list_command, deployment_pause,
                           deployment_promote, deployment_resume, deployment_status_command,
                           deployment_unblock)
-from .inspect import (alloc_logs, alloc_status, eval_status, node_drain, node_eligibility,
-                      node_status)
+from .drain import node_drain
+from .inspect import alloc_logs, alloc_status, eval_status, node_eligibility, node_status
 from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan,
                    job_revert, job_run, job_status, job_stop, job_validate, status)
 
@@ -138,8 +138,18 @@ def parser() -> Parser:
     p = nodes.add_parser("drain", help="Toggle drain mode on a node")
     _flag(p, "enable", "Drain: migrate its allocations away")
     _flag(p, "disable", "Stop draining")
-    _flag(p, "yes", "Do not ask for confirmation")
+    p.add_argument("-deadline", dest="deadline", default=None,
+                   help="How long the drain may take before the rest is stopped (default 1h)")
+    _flag(p, "force", "Stop every allocation now (no migration, no deadline)")
+    _flag(p, "no-deadline", "Migrate with no deadline")
+    _flag(p, "ignore-system", "Leave system jobs' allocations on the node")
+    _flag(p, "keep-ineligible", "With -disable: leave the node ineligible")
     _flag(p, "detach", "Do not monitor the drain")
+    _flag(p, "monitor", "Monitor a drain already set")
+    _flag(p, "yes", "Do not ask for confirmation")
+    p.add_argument("-m", dest="m", default="", help="Drain message (not supported)")
+    p.add_argument("-meta", dest="meta", action="append", default=[],
+                   help="Drain metadata key=value (not supported)")
     p.add_argument("node")
     p.set_defaults(func=node_drain)
     p = nodes.add_parser("eligibility", help="Toggle scheduling eligibility of a node")
