@@ -15,10 +15,13 @@ from typing import Any, Optional
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .draw import STATUS_COLORS
+
 __all__ = ["Segment", "Timeline", "timeline", "draw_timeline"]
 
-STATUS_COLOURS = {"pending": "#9e9e9e", "running": "#2e7d32", "complete": "#1565c0",
-                  "failed": "#c62828", "lost": "#6a1b9a", "unknown": "#ff8f00"}
+#: The client statuses drawn, in the colours every picture uses for them.
+STATUS_COLOURS = {s: STATUS_COLORS[s] for s in ("pending", "running", "complete", "failed",
+                                                "lost", "unknown")}
 MARKED = {"Started": "^", "Restarting": "o", "Terminated": "v", "Killed": "x",
           "Not Restarting": "X", "Driver Failure": "*"}
 
