@@ -56,13 +56,18 @@ def test_drain_a_node(client) -> None:
     agent, n = client
     agent.add_node("spare", cpu=2000, memory=2048)
     spare = next(node for node in n.nodes.get_nodes() if node["Name"] == "spare")
+    def drained() -> list[str]:
+        """The node's drain events (an empty node's drain completes at once)."""
+        node = n.node.get_node(spare["ID"])
+        assert node["SchedulingEligibility"] == "ineligible"
+        return [e["Message"] for e in node["Events"] if e["Subsystem"] == "Drain"]
+
     n.node.drain_node_with_spec(spare["ID"], {"Deadline": 60_000_000_000})
-    node = n.node.get_node(spare["ID"])
-    assert node["Drain"] is True and node["SchedulingEligibility"] == "ineligible"
+    assert drained() == ["Node drain strategy set", "Node drain complete"]
     n.node.drain_node_with_spec(spare["ID"], None, mark_eligible=True)
-    assert n.node.get_node(spare["ID"])["Drain"] is False
+    assert n.node.get_node(spare["ID"])["SchedulingEligibility"] == "eligible"
     n.node.drain_node(spare["ID"], enable=True)             # the old form still sent
-    assert n.node.get_node(spare["ID"])["Drain"] is True
+    assert drained()[-2:] == ["Node drain strategy set", "Node drain complete"]
     n.node.drain_node(spare["ID"], enable=False)
     assert n.node.get_node(spare["ID"])["Drain"] is False
     n.node.eligible_node(spare["ID"], eligible=True)
