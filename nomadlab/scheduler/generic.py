@@ -116,6 +116,15 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
 
     new_evals: list[Evaluation] = []
     followup_of: dict[str, str] = {}
+    if result.limit_reached and job is not None and job.update is not None:
+        # Nomad's NextRollingEval: the next max_parallel after the stagger period.
+        wait = job.update.stagger or 0
+        new_evals.append(Evaluation(
+            id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
+            triggered_by="rolling-update", job_id=ev.job_id,
+            job_modify_index=ev.job_modify_index, status="pending", wait=wait,
+            wait_until=format_rfc3339(now + wait), previous_eval=ev.id, create_time=now,
+            modify_time=now))
     for followup in result.followup_evals:
         fev = Evaluation(id=new_id(), namespace=namespace, priority=ev.priority, type=ev.type,
                          triggered_by=followup.triggered_by, job_id=ev.job_id,
@@ -152,15 +161,19 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     queued: dict[str, int] = {g.name: 0 for g in job.task_groups} if job is not None else {}
     if job is not None and not job.stop:
         placements = [(p.name, p.task_group, p.previous_alloc, p.reschedule,
-                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id, p.canary)
-                      for p in result.place]
-        placements += [(u.name, u.task_group, u.alloc, False, None, (), "", False)
+                       p.reschedule_tracker, tuple(p.penalty_node_ids), p.node_id, p.canary,
+                       p.downgrade_non_canary) for p in result.place]
+        placements += [(u.name, u.task_group, u.alloc, False, None, (), "", False, False)
                        for u in result.destructive_update]
         stack = GenericStack(job, nodes, _existing_by_node(state), rng, batch=ev.type == "batch",
                              algorithm=_algorithm(state), explain=explain)
-        for name, group_name, previous, reschedule, tracker, penalty, pinned, canary \
-                in placements:
-            group = job.group(group_name)
+        for name, group_name, previous, reschedule, tracker, penalty, pinned, canary, \
+                downgrade in placements:
+            # While canaries are unpromoted an old allocation is replaced by its own version.
+            alloc_job = previous.job if downgrade and previous is not None and \
+                previous.job is not None and any(
+                    g.name == group_name for g in previous.job.task_groups) else job
+            group = alloc_job.group(group_name)
             if group_name in failed and not explain:
                 failed[group_name].coalesced_failures += 1
                 queued[group_name] = queued.get(group_name, 0) + 1
@@ -176,7 +189,8 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
                 continue
             alloc = Allocation(
                 id=new_id(), namespace=namespace, eval_id=ev.id, name=name,
-                node_id=selection.node.id, node_name=selection.node.name, job_id=job.id, job=job,
+                node_id=selection.node.id, node_name=selection.node.name, job_id=job.id,
+                job=alloc_job,
                 task_group=group_name, allocated_resources=selection.fit.allocated,
                 metrics=placement_trace.metric(), desired_status="run", client_status="pending",
                 previous_allocation=previous.id if previous is not None else "",

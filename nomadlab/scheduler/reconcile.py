@@ -77,6 +77,9 @@ class Placement:
     tracker for the new alloc and the nodes the node-reschedule penalty applies to.
     ``lost`` marks the replacement of an alloc on a lost node. ``node_id`` is set only
     by the system reconciler, whose placements are pinned to one node each.
+    ``canary`` places a canary of the deployment; ``downgrade_non_canary`` replaces an
+    old allocation while canaries are unpromoted, so the replacement runs the old
+    allocation's job version (Nomad's downgradeNonCanary).
     """
 
     name: str
@@ -85,6 +88,7 @@ class Placement:
     reschedule: bool = False
     lost: bool = False
     canary: bool = False
+    downgrade_non_canary: bool = False
     reschedule_tracker: Optional[RescheduleTracker] = None
     penalty_node_ids: frozenset[str] = frozenset()
     node_id: str = ""
@@ -145,6 +149,9 @@ class ReconcileResult:
     deployment_updates: tuple[DeploymentStatusUpdate, ...] = ()
     #: The active deployment that placements and in-place updates belong to ("" if none).
     deployment_id: str = ""
+    #: System jobs: destructive updates were held back by ``max_parallel``; the rest
+    #: follow after ``stagger`` (Nomad's limitReached).
+    limit_reached: bool = False
 
     def desired_tg_updates_api(self) -> dict[str, dict[str, int]]:
         """``Annotations.DesiredTGUpdates`` as Nomad's plan endpoint returns it."""
@@ -607,7 +614,7 @@ class _Reconciler:
         under_provisioned_by = self._under_provisioned_by(group, untainted, destructive,
                                                           migrate, is_canarying)
         place = self._compute_placements(group, names, untainted, migrate, reschedule_now,
-                                         lost)
+                                         lost, is_canarying)
         if not existing_deployment:
             dstate.desired_total += len(place)
 
@@ -628,6 +635,8 @@ class _Reconciler:
             self.stop.append(StopDecision(alloc, ALLOC_MIGRATING))
             self.place.append(Placement(alloc.name, name, previous_alloc=alloc,
                                         canary=_is_canary(alloc),
+                                        downgrade_non_canary=is_canarying
+                                        and not _is_canary(alloc),
                                         penalty_node_ids=penalty_node_ids(alloc)))
 
         self._create_deployment(name, group, existing_deployment, dstate, all_allocs,
@@ -825,14 +834,15 @@ class _Reconciler:
         return max(under, 0)
 
     def _compute_placements(self, group: TaskGroup, names: NameIndex, untainted: AllocSet,
-                            migrate: AllocSet, reschedule: AllocSet, lost: AllocSet
-                            ) -> list[Placement]:
+                            migrate: AllocSet, reschedule: AllocSet, lost: AllocSet,
+                            is_canarying: bool) -> list[Placement]:
         place: list[Placement] = []
         for alloc in _ordered(reschedule.values()):
             policy = self._policy_of(alloc, group)
             place.append(Placement(
                 alloc.name, group.name, previous_alloc=alloc, reschedule=True,
                 canary=_is_canary(alloc),
+                downgrade_non_canary=is_canarying and not _is_canary(alloc),
                 reschedule_tracker=next_reschedule_tracker(alloc, policy, self.now),
                 penalty_node_ids=penalty_node_ids(alloc)))
         count = group.count or 0
@@ -843,6 +853,7 @@ class _Reconciler:
             existing += 1
             place.append(Placement(alloc.name, group.name, previous_alloc=alloc, lost=True,
                                    canary=_is_canary(alloc),
+                                   downgrade_non_canary=is_canarying and not _is_canary(alloc),
                                    penalty_node_ids=penalty_node_ids(alloc)))
         if existing < count:
             for name in names.next(count - existing):

@@ -150,6 +150,7 @@ def reconcile_system(job: Optional[Job], job_id: str, allocs: Sequence[Allocatio
             count(group.name).place += 1
 
     limit = len(pending_updates)
+    limit_reached = False
     update = job.update if job is not None else None
     if update is not None and (update.stagger or 0) > 0 and (update.max_parallel or 0) > 0:
         limit = update.max_parallel or 0
@@ -164,6 +165,7 @@ def reconcile_system(job: Optional[Job], job_id: str, allocs: Sequence[Allocatio
             destructive.append(DestructiveUpdate(alloc, alloc.name, alloc.task_group))
             count(alloc.task_group).destructive_update += 1
         elif kind == "destructive":
+            limit_reached = True
             do_ignore(alloc)
         else:
             raise ValueError(f"alloc update function returned {kind!r}; expected "
@@ -172,4 +174,5 @@ def reconcile_system(job: Optional[Job], job_id: str, allocs: Sequence[Allocatio
     return ReconcileResult(
         place=tuple(place), stop=tuple(stop), inplace_update=tuple(inplace),
         destructive_update=tuple(destructive), ignore=tuple(ignore),
-        desired_tg_updates={g: c.freeze() for g, c in sorted(counts.items())})
+        desired_tg_updates={g: c.freeze() for g, c in sorted(counts.items())},
+        limit_reached=limit_reached)

@@ -58,22 +58,30 @@ class NodeDrainer:
         self.hand_off = hand_off
         self.log = log
         self._seen: tuple[int, int] = (-1, -1)
+        self._nodes_seen = -1
+        self._draining: list[str] = []
         self._next_deadline: Optional[int] = None
 
     def tick(self) -> None:
-        """One pass, when nodes or allocations changed or a drain deadline fell due."""
-        seen = (self.state.table_index("nodes"), self.state.table_index("allocs"))
+        """One pass, when nodes or allocations changed or a drain deadline fell due; free
+        while no node drains."""
+        nodes_index = self.state.table_index("nodes")
+        if nodes_index != self._nodes_seen:
+            self._nodes_seen = nodes_index
+            self._draining = [n.id for n in self.state.nodes() if n.drain_strategy is not None]
+        if not self._draining:
+            return
+        seen = (nodes_index, self.state.table_index("allocs"))
         now = self.clock()
         due = self._next_deadline is not None and now >= self._next_deadline
         if seen == self._seen and not due:
             return
         self._seen = seen
-        draining = [n for n in self.state.nodes() if n.drain_strategy is not None]
+        draining = [n for n in (self.state.node(i) for i in self._draining)
+                    if n is not None and n.drain_strategy is not None]
         deadlines = [d for n in draining
                      for d in [parse_rfc3339(n.drain_strategy.force_deadline)] if d > now]
         self._next_deadline = min(deadlines, default=None)
-        if not draining:
-            return
         marks: dict[str, Allocation] = {}
         done: list[Node] = []
         live: list[Node] = []

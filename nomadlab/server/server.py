@@ -416,7 +416,6 @@ class Server:
                 current.drain_strategy is not None else "Node drain strategy set"
             node = self.state.update_node_drain(node_id, strategy, event=NodeEvent(
                 message=message, subsystem=DRAIN_SUBSYSTEM))
-            self.drainer.tick()
             return node
 
     def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
@@ -628,9 +627,11 @@ class Server:
         updates = result.trace.desired_updates
         annotations: dict[str, dict[str, list[str]]] = {}
         if current is not None and result.reconcile is not None:
-            for update in result.reconcile.destructive_update:
-                for task in job.group(update.task_group).tasks:
-                    annotations.setdefault(update.task_group, {})[task.name] = \
+            replaced = {u.task_group for u in result.reconcile.destructive_update} | \
+                {p.task_group for p in result.reconcile.place if p.canary}
+            for group_name in sorted(replaced):
+                for task in job.group(group_name).tasks:
+                    annotations.setdefault(group_name, {})[task.name] = \
                         ["forces create/destroy update"]
         response = JobPlanResponse({
             "Annotations": {"DesiredTGUpdates": updates},

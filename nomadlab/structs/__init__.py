@@ -15,7 +15,8 @@ from .allocation import (ALLOC_CLIENT_STATUSES, ALLOC_DESIRED_STATUSES, TASK_EVE
                          RescheduleEvent, RescheduleTracker, TaskEvent, TaskState)
 from .constraints import (AFFINITY_OPERANDS, CONSTRAINT_OPERANDS, Affinity, Constraint, Spread,
                           SpreadTarget)
-from .deployment import DEPLOYMENT_STATUSES, Deployment, DeploymentState
+from .deployment import (DEPLOYMENT_STATUSES, Deployment, DeploymentState,
+                         DeploymentStatusUpdate)
 from .duration import format_duration, parse_duration
 from .evaluation import EVAL_STATUSES, EVAL_TRIGGERS, AllocMetric, Evaluation, NodeScoreMeta
 from .job import JOB_STATUSES, JOB_TYPES, Job, TaskGroup

@@ -97,6 +97,7 @@ def test_rolling_update_limits_destructive_updates():
     result = reconcile_system(new, "agent", allocs, NODES, {})
     assert len(result.destructive_update) == 1
     assert result.desired_tg_updates["web"] == DesiredUpdates(destructive_update=1, ignore=2)
+    assert result.limit_reached, "the rest follows after the stagger"
 
 
 def test_failed_system_alloc_is_replaced_on_its_node():

@@ -5,6 +5,8 @@ Each asserts placements, the metrics Nomad would show, and the evaluation chain.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from nomadlab.agent import Agent, dev
@@ -202,9 +204,15 @@ def test_failed_alloc_is_rescheduled_after_nomads_delay(c: Agent) -> None:
                      config='run_for = "20ms"\n exit_code = 1'))
     c.run_until_idle()
     (alloc,) = live(c)
-    failed = c.wait(alloc.id, status="failed", timeout=10)[0]
-    events = [e.type for e in failed.task_states["srv"].events]
-    # then "Alloc Unhealthy": the client's health verdict for the deployment
+    c.wait(alloc.id, status="failed", timeout=10)
+    # The client's health verdict for the deployment follows: the deployment watcher then
+    # lets the failed allocation be rescheduled (its group has a progress deadline).
+    index, deadline = c.index, time.monotonic() + 10
+    while c.alloc(alloc.id).deployment_status is None or \
+            c.alloc(alloc.id).deployment_status.healthy is not False:
+        assert time.monotonic() < deadline, "no health verdict for the failed allocation"
+        index = c.wait_for_index(index, timeout=1)
+    events = [e.type for e in c.alloc(alloc.id).task_states["srv"].events]
     assert events[-3:] == ["Terminated", "Not Restarting", "Alloc Unhealthy"]
     c.run_until_idle()
     followups = [e for e in c.evals("web") if e.triggered_by == "alloc-failure" and e.wait_until]

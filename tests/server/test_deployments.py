@@ -145,6 +145,9 @@ def test_canaries_wait_for_promotion_then_the_rest_rolls(c: Agent) -> None:
     deployed(c, 0)
     plan = c.plan(job_hcl(1, update="max_parallel = 1\n canary = 1"))
     assert plan["Annotations"]["DesiredTGUpdates"]["api"]["Canary"] == 1
+    group = plan["Diff"]["TaskGroups"][0]
+    assert group["Updates"] == {"canary": 1, "ignore": 3}
+    assert group["Tasks"][0]["Annotations"] == ["forces create/destroy update"]
     c.submit(job_hcl(1, update="max_parallel = 1\n canary = 1"))
     c.run_until_idle()
     d = latest(c)
@@ -318,3 +321,84 @@ def test_the_deployment_commits_with_its_plan(c: Agent) -> None:
     c.run_until_idle()
     d = latest(c)
     assert {a.create_index for a in running(c)} == {d.create_index}
+
+
+def test_job_revert_rolls_the_old_version_out_as_a_new_deployment(c: Agent) -> None:
+    deployed(c, 0)
+    c.submit(job_hcl(1))
+    c.run_until_idle()
+    c.server.fail_deployment(latest(c).id)
+    c.run_until_idle()
+    c.revert("web", 0)
+    c.run_until_idle()
+    job = c.job("web")
+    assert job.version == 2 and not job.stable
+    assert job.task_groups[0].tasks[0].env["RELEASE"] == "0"
+    d = latest(c)
+    assert (d.job_version, d.status) == (2, "running")
+    while latest(c).status == "running":
+        healthy_all(c)
+    assert latest(c).status == "successful"
+    assert [j.stable for j in c.job_versions("web")] == [True, False, True]
+    assert {a.job.version for a in running(c)} == {2}
+
+
+def test_a_system_job_update_goes_max_parallel_nodes_per_stagger() -> None:
+    now = [1_800_000_000 * SECOND]
+    c = nl.dev(clients=0, mode="step", seed=6)
+    c.server.clock = lambda: now[0]
+    spec = """job "agentd" {
+  datacenters = ["dc1"]
+  type = "system"
+  update {
+    max_parallel = 1
+    stagger      = "10s"
+  }
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config { command = "sleep" }
+      env { RELEASE = "%d" }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}"""
+    try:
+        c.add_node("a")
+        c.add_node("b")
+        c.submit(spec % 0)
+        c.run_until_idle()
+        c.submit(spec % 1)
+        c.run_until_idle()
+
+        def versions() -> list[int]:
+            return sorted(a.job.version for a in c.allocs("agentd") if a.desired_status == "run")
+        assert versions() == [0, 1]
+        (rolling,) = [e for e in c.evals("agentd") if e.triggered_by == "rolling-update"]
+        assert rolling.wait == 10 * SECOND and rolling.status == "pending"
+        now[0] += 11 * SECOND
+        c.run_until_idle()
+        assert versions() == [1, 1]
+    finally:
+        c.shutdown()
+
+
+def test_while_canarying_a_migrated_old_alloc_keeps_its_version(c: Agent) -> None:
+    deployed(c, 0)
+    c.submit(job_hcl(1, update="max_parallel = 1\n canary = 1"))
+    c.run_until_idle()
+    old = running(c, 0)
+    c.add_node("spare", cpu=4000, memory=4096)
+    c.server.drain_node(old[0].node_id, deadline=-1)
+    c.run_until_idle()
+    replacements = [a for a in running(c) if a.previous_allocation]
+    assert replacements, "the drained node's allocations were replaced"
+    for alloc in replacements:
+        previous = c.alloc(alloc.previous_allocation)
+        assert alloc.job.version == previous.job.version
+        assert bool(alloc.deployment_status and alloc.deployment_status.canary) == \
+            bool(previous.deployment_status and previous.deployment_status.canary)
+    assert len(running(c, 0)) == 3, "still three of the old version until promotion"
