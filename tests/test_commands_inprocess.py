@@ -159,7 +159,8 @@ def test_nodes_drain_and_eligibility(agent: nl.Agent) -> None:
     assert nomad(agent, "node", "eligibility", "-enable", node.id[:6])[0] == 0
     code, out, _ = nomad(agent, "node", "drain", "-enable", "-yes", "-detach", node.name)
     assert (code, out) == (0, f'Node "{node.id}" drain strategy set\n')
-    # nothing runs there: the drainer finds the node empty and completes the drain at once
+    # nothing runs there: the drainer finds the node empty and completes the drain
+    agent.run_until_idle()
     drained = agent.node(node.id)
     assert not drained.drain and drained.scheduling_eligibility == "ineligible"
     assert drained.events[-1].message == "Node drain complete"

@@ -23,9 +23,6 @@ from .stubs import alloc_stub
 if TYPE_CHECKING:
     from ..cluster import LocalCluster
 
-__all__ = ["update_response"]
-
-
 @read("GET /v1/deployments")
 def list_deployments(request: Request, snapshot: Any) -> tuple[Any, int]:
     """Oldest first (by ID with ``prefix``, as Nomad's prefix index walks them);

@@ -111,7 +111,8 @@ class Router:
     without the method is a 405; a path none matches, a 404."""
 
     def __init__(self, cluster: "LocalCluster") -> None:
-        from . import cluster as cluster_routes, deployments, events, evals_allocs, jobs, logs, nodes
+        from . import (cluster as cluster_routes, deployments, events, evals_allocs, jobs,
+                       logs, nodes)
         self.cluster = cluster
         self._table: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         by_pattern: dict[str, dict[str, Route]] = {}

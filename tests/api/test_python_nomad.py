@@ -57,10 +57,14 @@ def test_drain_a_node(client) -> None:
     agent.add_node("spare", cpu=2000, memory=2048)
     spare = next(node for node in n.nodes.get_nodes() if node["Name"] == "spare")
     def drained() -> list[str]:
-        """The node's drain events (an empty node's drain completes at once)."""
-        node = n.node.get_node(spare["ID"])
-        assert node["SchedulingEligibility"] == "ineligible"
-        return [e["Message"] for e in node["Events"] if e["Subsystem"] == "Drain"]
+        """The node's drain events, once the drainer found the empty node and completed
+        its drain."""
+        def complete() -> list[str]:
+            node = n.node.get_node(spare["ID"])
+            assert node["SchedulingEligibility"] == "ineligible"
+            events = [e["Message"] for e in node["Events"] if e["Subsystem"] == "Drain"]
+            return events if events[-1] == "Node drain complete" and not node["Drain"] else []
+        return eventually(complete, what="the drain to complete")
 
     n.node.drain_node_with_spec(spare["ID"], {"Deadline": 60_000_000_000})
     assert drained() == ["Node drain strategy set", "Node drain complete"]
