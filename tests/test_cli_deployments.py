@@ -173,6 +173,10 @@ def test_deployment_status_monitor_follows_the_rollback(stepped: nl.Agent) -> No
             "version 0") in lines
     assert f'    Deployment "{rollback.id[:8]}" is "running" and the agent is idle: step the ' \
         "agent to move it along" in lines
+    code, out, _ = nomad(c, "deployment", "status", "-monitor", "-verbose", rollback.id[:8])
+    assert code == 0 and f"    ID          = {rollback.id}\n" in out
+    assert "\n    Allocations\n    ID                                    Eval ID" in out
+    assert all(a.id in out for a in c.deployment_allocations(rollback.id))
 
 
 def test_job_run_follows_the_deployment_and_revert_monitors_too(auto: nl.Agent) -> None:
