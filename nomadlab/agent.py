@@ -29,8 +29,8 @@ from .errors import Invalid
 from .structs import ANONYMOUS, Identity
 from .structs.trace import EvalTrace
 from .server.server import Server, StepRecord
-from .structs import (Allocation, Constraint, Deployment, Evaluation, Job, JobPlanResponse,
-                      JobSummary, Node, SchedulerConfig)
+from .structs import (Allocation, CheckQueryResult, Constraint, Deployment, Evaluation, Job,
+                      JobPlanResponse, JobSummary, Node, SchedulerConfig, ServiceRegistration)
 
 if TYPE_CHECKING:
     from .api.http import APIServer
@@ -623,6 +623,34 @@ class Agent:
 
     def scheduler_config(self) -> SchedulerConfig:
         return self.at().scheduler_config()
+
+    # -- native service discovery -----------------------------------------------------
+
+    def services(self, namespace: Optional[str] = None) -> list[ServiceRegistration]:
+        """Every registered service instance of the namespace (all with ``"*"``)."""
+        return self.at().services(namespace)
+
+    def service(self, name: str, namespace: Optional[str] = None
+                ) -> list[ServiceRegistration]:
+        """The instances of one service (what ``nomadService "name"`` renders)."""
+        return self.at().service(name, namespace)
+
+    def alloc_services(self, alloc_id: str) -> list[ServiceRegistration]:
+        return self.at().alloc_services(alloc_id)
+
+    def alloc_checks(self, alloc_id: str) -> dict[str, CheckQueryResult]:
+        """The latest result of each check of the allocation, from the client running
+        it (Nomad keeps them on the client too); empty once it stopped."""
+        alloc = self.alloc(alloc_id)
+        client = self.clients.get(alloc.node_id)
+        return client.services.store.results(alloc.id) if client is not None else {}
+
+    def delete_service(self, name: str, service_id: str,
+                       namespace: Optional[str] = None) -> int:
+        """``nomad service delete``: remove one instance (its client may register it
+        again while the task runs, as in Nomad)."""
+        ns = self._authorize("submit-job", namespace)
+        return self.server.delete_service_registration(ns, name, service_id)
 
     def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
         """What a task wrote to stdout (or ``stream="stderr"``) so far."""

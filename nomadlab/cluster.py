@@ -30,8 +30,8 @@ from typing import (TYPE_CHECKING, Any, Callable, Optional, Protocol, Union,
 
 from . import prefix
 from .errors import NotFound
-from .structs import (Allocation, Deployment, Evaluation, Identity, Job, JobPlanResponse,
-                      JobSummary, Node, SchedulerConfig)
+from .structs import (Allocation, CheckQueryResult, Deployment, Evaluation, Identity, Job,
+                      JobPlanResponse, JobSummary, Node, SchedulerConfig, ServiceRegistration)
 from .structs.trace import EvalTrace
 
 if TYPE_CHECKING:
@@ -159,6 +159,17 @@ class Cluster(Protocol):
     def settle(self) -> None:
         """Let pending work finish where nothing moves unless asked (step mode); a
         no-op elsewhere.  Monitors call it; reads never do."""
+
+    # -- native service discovery (``service { provider = "nomad" }``) ----------------
+    def services(self, namespace: Optional[str] = None) -> list[ServiceRegistration]:
+        """Every registered service instance (all namespaces with ``"*"``)."""
+    def service(self, name: str, namespace: Optional[str] = None
+                ) -> list[ServiceRegistration]: ...
+    def alloc_services(self, alloc_id: str) -> list[ServiceRegistration]: ...
+    def alloc_checks(self, alloc_id: str) -> dict[str, CheckQueryResult]:
+        """The latest result of each of the allocation's checks (its client keeps them)."""
+    def delete_service(self, name: str, service_id: str,
+                       namespace: Optional[str] = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -306,6 +317,18 @@ class ClusterView:
 
     def scheduler_config(self) -> SchedulerConfig:
         return self.snapshot.scheduler_config()
+
+    # -- native service discovery -----------------------------------------------------
+    def services(self, namespace: Optional[str] = None) -> list[ServiceRegistration]:
+        ns = self._ns(namespace)
+        return self.snapshot.service_registrations(None if ns == "*" else ns)
+
+    def service(self, name: str, namespace: Optional[str] = None
+                ) -> list[ServiceRegistration]:
+        return [r for r in self.services(namespace) if r.service_name == name]
+
+    def alloc_services(self, alloc_id: str) -> list[ServiceRegistration]:
+        return self.snapshot.service_registrations_by_alloc(self.alloc(alloc_id).id)
 
     def _lookup(self, table: str, key: str, get: Callable[[str], Any],
                 by_name: bool = False) -> Any:

@@ -33,7 +33,7 @@ import nomadlab as nl
 from nomadlab.structs import (SchedulerConfig, ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, APIStruct,
                               Constraint, Deployment, DisconnectStrategy, Evaluation, Job,
                               NetworkResource, Node, Resources, Spread, Task, TaskEvent,
-                              TaskGroup, TaskState, Plan, PlanResult)
+                              TaskGroup, TaskState, Plan, PlanResult, CheckQueryResult)
 from strategies import ALL_STRUCTS, INT_BOUND, api_fields, inner_hint, is_struct, strategy_for
 
 DOCUMENT = yaml.safe_load((Path(__file__).parent / "data" / "nomad-openapi.yaml")
@@ -46,8 +46,9 @@ SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric",
                                   SchedulerConfig: "SchedulerConfiguration"}
 #: Structs newer than the OpenAPI document (the group ``disconnect`` block is Nomad 1.8+).
 #: Plans travel only between nomadlab's scheduler and plan applier (Nomad's are internal
-#: RPC structs, not in the HTTP API).
-NO_SCHEMA: set[type] = {DisconnectStrategy, Plan, PlanResult}
+#: RPC structs, not in the HTTP API).  A check's result is served by the client's API
+#: (``/v1/client/allocation/:id/checks``), newer than the document.
+NO_SCHEMA: set[type] = {DisconnectStrategy, Plan, PlanResult, CheckQueryResult}
 
 #: Fields nomadlab models that Nomad's OpenAPI document does not list (newer Nomad fields,
 #: or fields of nomad/structs that the generated api schema leaves out).  Each entry is

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from .. import prefix
 from ..errors import Invalid, NotFound
-from ..structs import (Allocation, Deployment, Evaluation, Job, JobPlanResponse, JobSummary,
-                       Node)
+from ..structs import (Allocation, CheckQueryResult, Deployment, Evaluation, Job,
+                       JobPlanResponse, JobSummary, Node, ServiceRegistration)
 from ..server.events import Event
 from ..structs import Identity, SchedulerConfig
 from .client import APIError, Client, NomadError
@@ -444,6 +444,41 @@ class Remote:
         self.client.request("PUT", f"/v1/node/{_path(node.id)}/eligibility", None,
                             {"Eligibility": "eligible" if eligible else "ineligible"})
         return self.node(node.id)
+
+    # -- native service discovery -----------------------------------------------------
+
+    def services(self, namespace: Optional[str] = None) -> list[ServiceRegistration]:
+        """Every instance of every service: ``/v1/services`` lists names, each name's
+        instances take one request."""
+        listing = self._get("/v1/services", **self._ns(namespace)) or []
+        regs: list[ServiceRegistration] = []
+        for entry in listing:
+            for stub in entry.get("Services") or []:
+                regs += self.service(stub["ServiceName"], entry.get("Namespace"))
+        return regs
+
+    def service(self, name: str, namespace: Optional[str] = None
+                ) -> list[ServiceRegistration]:
+        return [ServiceRegistration.from_api(r) for r in
+                self._get(f"/v1/service/{_path(name)}", **self._ns(namespace)) or []]
+
+    def alloc_services(self, alloc_id: str) -> list[ServiceRegistration]:
+        alloc = self.alloc(alloc_id)
+        return [ServiceRegistration.from_api(r) for r in
+                self._get(f"/v1/allocation/{_path(alloc.id)}/services",
+                          **self._ns(alloc.namespace)) or []]
+
+    def alloc_checks(self, alloc_id: str) -> dict[str, CheckQueryResult]:
+        alloc = self.alloc(alloc_id)
+        found = self._get(f"/v1/client/allocation/{_path(alloc.id)}/checks") or {}
+        return {check_id: CheckQueryResult.from_api(r) for check_id, r in found.items()}
+
+    def delete_service(self, name: str, service_id: str,
+                       namespace: Optional[str] = None) -> int:
+        response = self.client.request(
+            "DELETE", f"/v1/service/{_path(name)}/{_path(service_id)}", self._ns(namespace))
+        self._index = max(self._index, response.index)
+        return response.index
 
 
 def connect(address: Optional[str] = None, token: Optional[str] = None,

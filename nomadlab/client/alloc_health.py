@@ -86,6 +86,8 @@ class HealthTracker:
         self._failed_alloc = False
         self._tasks_key: Optional[tuple[object, ...]] = None
         self._tasks_since: Optional[float] = None
+        #: per task: (its start, as its state says it) and when this tracker saw it running
+        self._running_since: dict[str, tuple[object, float]] = {}
         self._checks_since: Optional[float] = None
         self._timer: Optional[Timer] = None
         self.done = False
@@ -146,6 +148,12 @@ class HealthTracker:
         if now >= self._deadline:
             self._finish(False, self._events(now))
             return
+        for name, state in self._states.items():
+            start = (state.started_at, state.restarts)
+            if state.state != "running":
+                self._running_since.pop(name, None)
+            elif self._running_since.get(name, (None, 0.0))[0] != start:
+                self._running_since[name] = (start, now)
         key = tuple((n, s.state, s.started_at, s.restarts) for n, s in sorted(
             self._states.items()))
         if not running:
@@ -204,8 +212,8 @@ class HealthTracker:
                 if hook in ("prestart", "poststart") and name not in self._sidecars:
                     continue
                 events[name] = "Unhealthy because of dead task"
-            elif self._tasks_since is None or \
-                    self._tasks_since + self.params.min_healthy_time / 1e9 > self._deadline:
+            elif self._running_since.get(name, (None, now))[1] + \
+                    self.params.min_healthy_time / 1e9 > self._deadline:
                 events[name] = (f"Task not running for min_healthy_time of {min_time} by "
                                 f"healthy_deadline of {deadline}")
             elif self.params.use_checks and not self._checks_passing():

@@ -60,7 +60,8 @@ class AllocRunner:
         if services is not None:
             self.services = AllocServices(alloc, node, services.server, services.checks,
                                           self._service_env, simulated=services.simulated,
-                                          on_check=self._check_result)
+                                          on_check=self._check_result,
+                                          restart=self._restart_for_check)
         self._tracker: Optional[HealthTracker] = None
         self._health: Optional[AllocDeploymentStatus] = None
         self._thread = threading.Thread(target=self._run, name=f"alloc-{alloc.id[:8]}",
@@ -157,6 +158,14 @@ class AllocRunner:
                     self.runners[task].emit(event("Alloc Unhealthy", now, message))
         self._changed()
 
+    def _restart_for_check(self, task: str, reason: str) -> None:
+        """A check's check_restart gave up on it: restart its task, or every main task
+        for a group service (Nomad restarts the allocation)."""
+        names = [task] if task else [t.name for t in self.group.tasks if not t.lifecycle]
+        for name in names:
+            if name in self.runners:
+                self.runners[name].restart(reason)
+
     def _service_env(self, task: str) -> dict[str, str]:
         """The environment a service's name and tags are interpolated with."""
         if not task and not self.group.tasks:
@@ -236,7 +245,10 @@ class AllocRunner:
                                  task_dir=self.dir.local(task.name),
                                  secrets_dir=self.dir.secrets(task.name), region=self.region)
             try:
-                write_templates(task, env, self.node, self.dir.task_dir(task.name))
+                write_templates(task, env, self.node, self.dir.task_dir(task.name),
+                                catalog=getattr(self._shared.server, "state", None)
+                                if self._shared is not None else None,
+                                namespace=self.alloc.namespace)
             except (TemplateError, OSError) as err:
                 runner = self.runners[task.name]
                 runner.emit(event("Setup Failure", self._clock(), f"failed to render template:"
@@ -257,6 +269,7 @@ class AllocRunner:
             else:
                 runner.done.set()
                 runner.started.set()
+        self._changed()  # services registered again, checks running again
         self._watch_main(main)
         self._finish([])
 

@@ -263,8 +263,6 @@ class Client:
 def _updated_in_place(current: Allocation, latest: Allocation) -> bool:
     """Did the server change a running allocation in a way its runner acts on (a new
     deployment, a canary promoted)?"""
-    if latest.alloc_modify_index == current.alloc_modify_index:
-        return False
     canary = (current.deployment_status.canary if current.deployment_status else False,
               latest.deployment_status.canary if latest.deployment_status else False)
     return latest.deployment_id != current.deployment_id or canary[0] != canary[1]

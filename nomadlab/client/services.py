@@ -12,6 +12,7 @@ service's checks, which run on this client (:mod:`.checks`).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
@@ -53,6 +54,35 @@ class _Owned:
 
     service: Service
     task: str
+
+
+@dataclass
+class _CheckRestart:
+    """Nomad's check_restart for one check: restart the task once the check has failed
+    ``limit`` times in a row (``interval * (limit - 1)`` after the first failure), not
+    counting failures within ``grace`` of the task's start or of the last restart."""
+
+    name: str
+    task: str
+    limit: int
+    grace: float
+    interval: float
+    grace_until: float
+    unhealthy_since: Optional[float] = None
+
+    def apply(self, now: float, status: str) -> bool:
+        """A result came in; True when the task must restart now."""
+        if status != "failure":
+            self.unhealthy_since = None
+            return False
+        if now < self.grace_until:
+            return False
+        if self.unhealthy_since is None:
+            self.unhealthy_since = now
+        if now >= self.unhealthy_since + self.interval * (self.limit - 1):
+            self.unhealthy_since, self.grace_until = None, now + self.grace
+            return True
+        return False
 
 
 def service_address(alloc: Allocation, node: Optional[Node], port_label: str,
@@ -114,7 +144,8 @@ class AllocServices:
     def __init__(self, alloc: Allocation, node: Optional[Node], server: object,
                  checks: Optional[CheckRunner], env: Callable[[str], Mapping[str, str]],
                  simulated: bool = False,
-                 on_check: Optional[Callable[[CheckQueryResult], None]] = None) -> None:
+                 on_check: Optional[Callable[[CheckQueryResult], None]] = None,
+                 restart: Optional[Callable[[str, str], None]] = None) -> None:
         self.alloc = alloc
         self.node = node
         self._server = server
@@ -122,6 +153,8 @@ class AllocServices:
         self._env = env
         self._simulated = simulated
         self._on_check = on_check
+        self._restart = restart   # (task or "" for the whole allocation, reason)
+        self._check_restarts: dict[str, _CheckRestart] = {}
         assert alloc.job is not None
         group = alloc.job.group(alloc.task_group)
         self._owned = [_Owned(s, "") for s in group.services if s.provider == "nomad"]
@@ -185,6 +218,13 @@ class AllocServices:
                     self._registered[reg_id] = (reg, self._registered[reg_id][1])
                     continue
                 self._registered[reg_id] = (reg, [c.id for c in checks])
+                for spec in checks:
+                    policy = spec.check.check_restart
+                    if policy is not None and policy.limit > 0:
+                        grace = (policy.grace or 0) / 1e9
+                        self._check_restarts[spec.id] = _CheckRestart(
+                            spec.name, spec.task, policy.limit, grace,
+                            (spec.check.interval or 0) / 1e9, time.monotonic() + grace)
                 if self._checks is not None:
                     for spec in checks:
                         self._checks.watch(self.alloc.id, spec, self._check_result)
@@ -200,6 +240,8 @@ class AllocServices:
         if not reg_ids:
             return
         check_ids = [c for i in reg_ids for c in self._registered[i][1]]
+        for check in check_ids:
+            self._check_restarts.pop(check, None)
         if self._checks is not None and check_ids:
             self._checks.unwatch(self.alloc.id, check_ids)
         self._server.delete_service_registrations(reg_ids)  # type: ignore[attr-defined]
@@ -207,6 +249,11 @@ class AllocServices:
             del self._registered[reg_id]
 
     def _check_result(self, result: CheckQueryResult) -> None:
+        with self._lock:
+            policy = self._check_restarts.get(result.id)
+            restart = policy is not None and policy.apply(time.monotonic(), result.status)
+        if restart and policy is not None and self._restart is not None:
+            self._restart(policy.task, f'healthcheck: check "{policy.name}" unhealthy')
         if self._on_check is not None:
             self._on_check(result)
 

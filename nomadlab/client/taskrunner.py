@@ -53,6 +53,7 @@ class TaskRunner:
         self._kill_reason = ""
         self._max_kill_timeout: Optional[float] = None
         self._wake = threading.Event()   # kill, detach or the task's exit: look again
+        self._restart_reason = ""        # a restart was asked for (a failing check)
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"task-{task.name}", daemon=True)
 
@@ -77,6 +78,16 @@ class TaskRunner:
         self._kill_reason = reason
         self._max_kill_timeout = max_kill_timeout
         self._kill.set()
+        self._wake.set()
+
+    def restart(self, reason: str) -> None:
+        """Stop the task so that it starts again, as a failure (Nomad's Restart with
+        failure=true): it ends with a ``Terminated`` event and the restart policy decides
+        whether, and after what delay, it runs again."""
+        if self.done.is_set() or self._kill.is_set() or self.state.state != "running":
+            return
+        self.emit(event("Restart Signaled", self._clock(), reason, restart_reason=reason))
+        self._restart_reason = reason
         self._wake.set()
 
     def detach(self) -> None:
@@ -210,6 +221,14 @@ class TaskRunner:
                 return outcome[0]
             if self._detach.is_set():
                 return None
+            if self._restart_reason and not self._kill.is_set():
+                self._restart_reason = ""
+                timeout = (self.task.kill_timeout or 5_000_000_000) / 1e9
+                try:  # its exit wakes this loop, and is handled as any exit
+                    self.driver.stop(self.handle, self.task.kill_signal or "SIGINT", timeout)
+                except DriverError as err:
+                    self.emit(event("Killing", self._clock(), str(err), kill_error=str(err)))
+                continue
             if self._kill.is_set():
                 timeout = (self.task.kill_timeout or 5_000_000_000) / 1e9
                 if self._max_kill_timeout is not None:

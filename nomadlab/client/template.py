@@ -7,6 +7,12 @@ makes sense without them, with Go ``text/template``'s own lexing rules:
   among the node's values (``env "node.unique.name"``, ``env "attr.kernel.name"``,
   ``env "meta.rack"``); an unknown name renders as the empty string, like consul-template;
 * ``{{ "literal" }}`` prints the literal;
+* ``{{ range nomadService "name" }}{{ .Address }}:{{ .Port }}{{ end }}`` ranges over the
+  instances of a Nomad service (``"tag.name"`` keeps those with the tag), and
+  ``{{ range nomadServices }}{{ .Name }} {{ .Tags }}{{ end }}`` over the services of the
+  job's namespace, with ``{{ else }}`` for none and ``{{ range .Tags }}`` inside; the
+  template is rendered once, when the task starts (a later change of the service does
+  not render it again: nomadlab's client does not watch templates);
 * comments ``{{/* ... */}}`` and trim markers ``{{- `` / `` -}}``, with custom delimiters;
 * anything else is a :class:`TemplateError` naming the template and line: Consul, Vault and
   Nomad lookups say which service is missing, control structures say they are unsupported.
@@ -21,12 +27,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Protocol
 
-from ..structs import Node, Task, Template
+from ..structs import Node, ServiceRegistration, Task, Template
 from .interpolate import node_attributes, replace_env
 
-__all__ = ["TemplateError", "render_template", "write_templates", "render_text"]
+__all__ = ["TemplateError", "render_template", "write_templates", "render_text",
+           "ServiceCatalog"]
 
 _SPACE = " \t\r\n"
 _CONTROL = {"if", "else", "end", "range", "with", "define", "template", "block", "break",
@@ -35,14 +42,36 @@ _CONSUL = {"key", "keyExists", "keyOrDefault", "ls", "safeLs", "tree", "safeTree
            "services", "connect", "caLeaf", "caRoots", "node", "nodes", "datacenters",
            "partitions", "peerings"}
 _VAULT = {"secret", "secrets", "pkiCert"}
-_NOMAD = {"nomadService", "nomadServices", "nomadVar", "nomadVarList", "nomadVarListSafe",
-          "nomadVarExists"}
+_NOMAD_VARIABLES = {"nomadVar", "nomadVarList", "nomadVarListSafe", "nomadVarExists"}
+_NOMAD_SERVICES = {"nomadService", "nomadServices"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
             "b": "\b", "f": "\f", "v": "\v"}
 
 
 class TemplateError(Exception):
     """A template could not be rendered or placed; the message names template and line."""
+
+
+class ServiceCatalog(Protocol):
+    """The Nomad services a template may read (those of the task's namespace)."""
+
+    def service_registrations(self, namespace: Optional[str] = None
+                              ) -> list[ServiceRegistration]: ...
+
+
+def _service_fields(reg: ServiceRegistration) -> dict[str, Any]:
+    """A registration as consul-template's NomadService shows it to a template."""
+    return {"ID": reg.id, "Name": reg.service_name, "Namespace": reg.namespace,
+            "NodeID": reg.node_id, "Datacenter": reg.datacenter, "JobID": reg.job_id,
+            "AllocID": reg.alloc_id, "Tags": list(reg.tags), "Address": reg.address,
+            "Port": reg.port}
+
+
+def _go_format(value: Any) -> str:
+    """How Go's text/template prints a value: a list as ``[a b]``."""
+    if isinstance(value, list):
+        return "[" + " ".join(_go_format(v) for v in value) + "]"
+    return str(value)
 
 
 @dataclass
@@ -55,9 +84,11 @@ class _Renderer:
     """One pass over a template's text, Go ``text/template`` lexing, our small evaluator."""
 
     def __init__(self, text: str, lookup: Mapping[str, str], name: str, left: str,
-                 right: str) -> None:
+                 right: str, catalog: Optional[ServiceCatalog] = None,
+                 namespace: str = "default") -> None:
         self.text, self.lookup, self.name = text, lookup, name
         self.left, self.right = left, right
+        self.catalog, self.namespace = catalog, namespace
 
     def fail(self, pos: int, message: str) -> TemplateError:
         line = self.text.count("\n", 0, pos) + 1
@@ -74,25 +105,138 @@ class _Renderer:
         return False, pos, False
 
     def render(self) -> str:
-        t, out, pos, trim_next = self.text, [], 0, False
+        nodes, _, _ = self.parse(self.scan(), 0, None)
+        return self.run(nodes, None)
+
+    def scan(self) -> list[tuple[Any, ...]]:
+        """The text as ``("text", chunk)`` and ``("action", position, tokens)`` items."""
+        t, items, pos, trim_next = self.text, [], 0, False
         while True:
             start = t.find(self.left, pos)
             chunk = t[pos:] if start < 0 else t[pos:start]
             if trim_next:
                 chunk = chunk.lstrip(_SPACE)
             if start < 0:
-                out.append(chunk)
-                return "".join(out)
+                items.append(("text", chunk))
+                return items
             inner = start + len(self.left)
             if t[inner:inner + 1] == "-" and t[inner + 1:inner + 2] in tuple(_SPACE):
                 chunk = chunk.rstrip(_SPACE)
                 inner += 2
-            out.append(chunk)
+            items.append(("text", chunk))
             if t.startswith("/*", inner):
                 pos, trim_next = self.comment(start, inner)
             else:
-                value, pos, trim_next = self.action(start, inner)
-                out.append(value)
+                tokens, pos, trim_next = self.action(start, inner)
+                items.append(("action", start, tokens))
+
+    def parse(self, items: list[tuple[Any, ...]], i: int, inside: Optional[int]
+              ) -> tuple[list[tuple[Any, ...]], int, str]:
+        """Nest ``range ... [else ...] end``; returns (nodes, index reached, the word
+        that ended them: "else", "end" or "" at the end of the text)."""
+        nodes: list[tuple[Any, ...]] = []
+        while i < len(items):
+            item = items[i]
+            head = _head(item[2]) if item[0] == "action" else ""
+            if head in _CONTROL - {"range", "else", "end"}:
+                raise self.fail(item[1], f"{{{{ {head} }}}} is not supported by nomadlab's "
+                                         "template renderer (it renders env lookups, literals, "
+                                         "comments and ranges over Nomad services)")
+            if head in ("else", "end"):
+                if inside is None:
+                    raise self.fail(item[1], f"{{{{ {head} }}}} is not supported outside a "
+                                             "range by nomadlab's template renderer")
+                return nodes, i, head
+            if head == "range":
+                self.range_form(item[1], item[2][1:])
+                body, i, word = self.parse(items, i + 1, item[1])
+                other: list[tuple[Any, ...]] = []
+                if word == "else":
+                    other, i, word = self.parse(items, i + 1, item[1])
+                    if word != "end":
+                        raise self.fail(item[1], "range has more than one {{ else }}")
+                nodes.append(("range", item[1], item[2][1:], body, other))
+            else:
+                nodes.append(item)
+            i += 1
+        if inside is not None:
+            raise self.fail(inside, "unexpected end of template: the range has no {{ end }}")
+        return nodes, i, ""
+
+    def range_form(self, start: int, tokens: list[_Token]) -> None:
+        if not tokens:
+            raise self.fail(start, "missing value for range")
+        if any(tok.kind == "word" and (tok.text.startswith("$") or tok.text == ":=")
+               for tok in tokens):
+            raise self.fail(start, "{{ range }} is not supported with variables by "
+                                   "nomadlab's template renderer")
+
+    def run(self, nodes: list[tuple[Any, ...]], dot: Any) -> str:
+        out = []
+        for node in nodes:
+            if node[0] == "text":
+                out.append(node[1])
+            elif node[0] == "action":
+                out.append(self.evaluate(node[1], node[2], dot))
+            else:
+                _, start, tokens, body, other = node
+                elements = self.sequence(start, tokens, dot)
+                if elements:
+                    out.extend(self.run(body, element) for element in elements)
+                else:
+                    out.append(self.run(other, dot))
+        return "".join(out)
+
+    def sequence(self, start: int, tokens: list[_Token], dot: Any) -> list[Any]:
+        """What a ``range`` ranges over."""
+        words = " ".join(tok.text for tok in tokens)
+        head = _head(tokens)
+        if head in _NOMAD_SERVICES:
+            return self.services(start, head, tokens[1:])
+        if head.startswith(".") and len(tokens) == 1:
+            value = self.field(start, head, dot)
+            if not isinstance(value, list):
+                raise self.fail(start, f"range can't iterate over {head}")
+            return value
+        reason = ""
+        if head in _CONSUL:
+            reason = f": {head!r} needs Consul, which is not available in nomadlab"
+        raise self.fail(start, f"{{{{ range {words} }}}} is not supported{reason} "
+                               "(nomadlab ranges over nomadService, nomadServices and fields)")
+
+    def services(self, start: int, word: str, args: list[_Token]) -> list[dict[str, Any]]:
+        """``nomadService "[tag.]name"`` or ``nomadServices``, from the service catalog."""
+        if self.catalog is None:
+            raise self.fail(start, f"{word!r} needs the cluster's services, which this "
+                                   "rendering was not given")
+        regs = self.catalog.service_registrations(self.namespace)
+        if word == "nomadServices":
+            if args:
+                raise self.fail(start, "nomadServices takes no arguments here")
+            tags: dict[str, set[str]] = {}
+            for reg in regs:
+                tags.setdefault(reg.service_name, set()).update(reg.tags)
+            return [{"Name": name, "Tags": sorted(t)} for name, t in sorted(tags.items())]
+        if len(args) != 1 or args[0].kind != "string":
+            raise self.fail(start, 'nomadService takes one quoted name: nomadService "name" '
+                                   '(the choose-by-key form is not supported by nomadlab)')
+        query, _, region = args[0].text.partition("@")
+        if region and region != "global":
+            raise self.fail(start, f'nomadService "{args[0].text}": region "{region}" is '
+                                   'not this cluster\'s ("global")')
+        tag, _, name = query.rpartition(".")
+        return [_service_fields(r) for r in regs
+                if r.service_name == name and (not tag or tag in r.tags)]
+
+    def field(self, start: int, word: str, dot: Any) -> Any:
+        if dot is None:
+            raise self.fail(start, f"{{{{ {word} }}}} is not supported outside a range by "
+                                   "nomadlab's template renderer")
+        if word == ".":
+            return dot
+        if not isinstance(dot, dict) or word[1:] not in dot:
+            raise self.fail(start, f"can't evaluate field {word[1:]}")
+        return dot[word[1:]]
 
     def comment(self, start: int, inner: int) -> tuple[int, bool]:
         close = self.text.find("*/", inner + 2)
@@ -103,12 +247,12 @@ class _Renderer:
             raise self.fail(start, "comment ends before closing delimiter")
         return after, trim
 
-    def action(self, start: int, pos: int) -> tuple[str, int, bool]:
+    def action(self, start: int, pos: int) -> tuple[list[_Token], int, bool]:
         t, tokens = self.text, []
         while True:
             found, after, trim = self.at_right(pos)
             if found:
-                return self.evaluate(start, tokens), after, trim
+                return tokens, after, trim
             if pos >= len(t):
                 raise self.fail(start, "unclosed action")
             c = t[pos]
@@ -149,13 +293,19 @@ class _Renderer:
             raise self.fail(start, "unterminated quoted string")
         return "".join(chars), pos + 1
 
-    def evaluate(self, start: int, tokens: list[_Token]) -> str:
+    def evaluate(self, start: int, tokens: list[_Token], dot: Any = None) -> str:
         if not tokens:
             raise self.fail(start, "missing value for command")
         head = tokens[0]
         if head.kind == "string" and len(tokens) == 1:
             return head.text
         word = head.text if head.kind == "word" else ""
+        if word.startswith(".") and len(tokens) == 1:
+            return _go_format(self.field(start, word, dot))
+        if word in _NOMAD_SERVICES:
+            raise self.fail(start, f"{word!r} gives a list: range over it, as in "
+                                   f'{{{{ range {word}{"" if word.endswith("s") else " ..."} }}}}'
+                                   "...{{ end }}")
         if word in _CONTROL:
             raise self.fail(start, f"{{{{ {word} }}}} is not supported by nomadlab's template "
                                    "renderer (it renders env lookups, literals and comments)")
@@ -163,9 +313,9 @@ class _Renderer:
             raise self.fail(start, f"{word!r} needs Consul, which is not available in nomadlab")
         if word in _VAULT:
             raise self.fail(start, f"{word!r} needs Vault, which is not available in nomadlab")
-        if word in _NOMAD:
-            raise self.fail(start, f"{word!r} reads Nomad services or variables, which "
-                                   "nomadlab's template renderer does not support")
+        if word in _NOMAD_VARIABLES:
+            raise self.fail(start, f"{word!r} reads Nomad variables, which nomadlab's "
+                                   "template renderer does not support")
         if any(tok.kind == "word" and tok.text == "|" for tok in tokens):
             raise self.fail(start, "pipelines are not supported by nomadlab's template "
                                    "renderer")
@@ -179,9 +329,16 @@ class _Renderer:
 
 
 def render_text(text: str, lookup: Mapping[str, str], *, name: str = "template",
-                left_delim: Optional[str] = None, right_delim: Optional[str] = None) -> str:
-    """Render template ``text`` with ``env`` reading from ``lookup``."""
-    return _Renderer(text, lookup, name, left_delim or "{{", right_delim or "}}").render()
+                left_delim: Optional[str] = None, right_delim: Optional[str] = None,
+                catalog: Optional[ServiceCatalog] = None, namespace: str = "default") -> str:
+    """Render template ``text`` with ``env`` reading from ``lookup`` and ``nomadService``
+    from ``catalog`` (the services of ``namespace``)."""
+    return _Renderer(text, lookup, name, left_delim or "{{", right_delim or "}}", catalog,
+                     namespace).render()
+
+
+def _head(tokens: list[_Token]) -> str:
+    return tokens[0].text if tokens and tokens[0].kind == "word" else ""
 
 
 def _escapes(path: str, roots: list[str]) -> bool:
@@ -203,7 +360,8 @@ def _client_path(raw: str, lookup: Mapping[str, str], task_dir: str, roots: list
 
 
 def render_template(template: Template, env: Mapping[str, str], node: Node,
-                    task_dir: str) -> tuple[str, str]:
+                    task_dir: str, catalog: Optional[ServiceCatalog] = None,
+                    namespace: str = "default") -> tuple[str, str]:
     """``(absolute destination, rendered text)`` for one template of a task.
 
     ``task_dir`` is the task's root (``<alloc>/<task>``, holding ``local/`` and
@@ -241,7 +399,8 @@ def render_template(template: Template, env: Mapping[str, str], node: Node,
     else:
         raise TemplateError(f"template {name!r}: needs a source or data")
     return dest, render_text(text, lookup, name=name, left_delim=template.left_delim,
-                             right_delim=template.right_delim)
+                             right_delim=template.right_delim, catalog=catalog,
+                             namespace=namespace)
 
 
 def _mode(template: Template) -> int:
@@ -256,13 +415,16 @@ def _mode(template: Template) -> int:
     return mode
 
 
-def write_templates(task: Task, env: Mapping[str, str], node: Node, task_dir: str) -> list[str]:
+def write_templates(task: Task, env: Mapping[str, str], node: Node, task_dir: str,
+                    catalog: Optional[ServiceCatalog] = None,
+                    namespace: str = "default") -> list[str]:
     """Render and write every template of ``task``; the absolute paths written, in order.
 
     Every template is rendered before any file is written, so one bad template leaves no
     half-written set behind.
     """
-    rendered = [(render_template(t, env, node, task_dir), _mode(t)) for t in task.templates]
+    rendered = [(render_template(t, env, node, task_dir, catalog, namespace), _mode(t))
+                for t in task.templates]
     written = []
     for (dest, text), mode in rendered:
         os.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -20,6 +20,7 @@ from .drain import node_drain
 from .inspect import alloc_logs, alloc_status, eval_status, node_eligibility, node_status
 from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan,
                    job_revert, job_run, job_status, job_stop, job_validate, status)
+from .services import service_delete, service_info, service_list
 
 __all__ = ["run", "COMMANDS", "parser"]
 
@@ -158,6 +159,23 @@ def parser() -> Parser:
     p.add_argument("node")
     p.set_defaults(func=node_eligibility)
 
+    service = top.add_parser("service", help="Interact with registered services")
+    services = service.add_subparsers(dest="subcommand", metavar="<subcommand>",
+                                      parser_class=Parser)
+    p = services.add_parser("list", help="Display all registered Nomad services")
+    p.add_argument("-namespace", dest="namespace", default="", help="The namespace (* for all)")
+    p.set_defaults(func=service_list)
+    p = services.add_parser("info", help="Display an individual Nomad service registration")
+    _flag(p, "verbose", "Full IDs")
+    p.add_argument("-namespace", dest="namespace", default="", help="The namespace")
+    p.add_argument("service")
+    p.set_defaults(func=service_info)
+    p = services.add_parser("delete", help="Deregister a registered Nomad service")
+    p.add_argument("-namespace", dest="namespace", default="", help="The namespace")
+    p.add_argument("service")
+    p.add_argument("id")
+    p.set_defaults(func=service_delete)
+
     p = top.add_parser("status", help="Display the status of a job, allocation, evaluation or node")
     p.add_argument("id", nargs="?")
     p.set_defaults(func=status)
@@ -169,7 +187,8 @@ COMMANDS = ("job init", "job run", "job plan", "job status", "job stop", "job va
             "job inspect", "job history", "job revert", "deployment list", "deployment status",
             "deployment promote", "deployment fail", "deployment pause", "deployment resume",
             "deployment unblock", "eval status", "alloc status", "alloc logs",
-            "node status", "node drain", "node eligibility", "status")
+            "node status", "node drain", "node eligibility", "service list", "service info",
+            "service delete", "status")
 
 
 def run(cluster: Any, argv: list[str], *, stdin: Optional[str] = None,

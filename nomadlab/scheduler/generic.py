@@ -97,6 +97,7 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     tainted = tainted_nodes(state, allocs)
     system = ev.type in ("system", "sysbatch")
     nodes = state.nodes()
+    deployment_id = ""
     if system:
         ready = candidate_nodes(nodes, job)[0] if job is not None and not job.stop else []
         ready_ids = {n.id for n in ready}
@@ -208,6 +209,8 @@ def schedule(ev: Evaluation, state: State, *, seed: int, new_id: Callable[[], st
     done = dataclasses.replace(ev, status="complete", failed_tg_allocs=failed,
                                queued_allocations=queued, snapshot_index=state.index,
                                modify_time=now,
+                               # Nomad's setStatus records the deployment the eval worked on
+                               deployment_id=deployment_id or ev.deployment_id,
                                # keep "unblocked: <what freed capacity>" for the record
                                status_description=ev.status_description
                                if ev.status_description.startswith("unblocked: ") else "")

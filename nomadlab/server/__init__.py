@@ -1,9 +1,11 @@
-"""The server: state store, eval broker and blocked evaluations (workers, plan applier,
-heartbeats and the rest join them here)."""
+"""The server: state store, eval broker, blocked evaluations, the deployment watcher and
+the node drainer (workers, plan applier, heartbeats and the rest join them here)."""
 
 from .blocked import BlockedEvals, BlockResult
 from .broker import (CORE_QUEUE, FAILED_QUEUE, SCHEDULER_TYPES, BrokerDisabled, BrokerError,
                      EvalBroker)
+from .deployment_watcher import DeploymentWatcher
+from .drainer import NodeDrainer
 from .events import Event, EventStreamOverflow, EventSubscription
 from .state import (HistoryTruncated, ObjectNotFound, StateError, StateSnapshot, StateStore,
                     eval_terminal, job_spec_changed)
@@ -14,5 +16,5 @@ __all__ = [
     "Event", "EventSubscription", "EventStreamOverflow",
     "EvalBroker", "BrokerError", "BrokerDisabled", "SCHEDULER_TYPES", "CORE_QUEUE",
     "FAILED_QUEUE",
-    "BlockedEvals", "BlockResult",
+    "BlockedEvals", "BlockResult", "DeploymentWatcher", "NodeDrainer",
 ]

@@ -62,8 +62,13 @@ class DeploymentWatcher:
     # -- reacting to allocations ------------------------------------------------------
 
     def allocs_changed(self, allocs: Iterable[Allocation]) -> None:
-        """Nomad's handleAllocUpdate, for each active deployment ``allocs`` belong to."""
-        for deployment_id in sorted({a.deployment_id for a in allocs if a.deployment_id}):
+        """Nomad's handleAllocUpdate, for each active deployment ``allocs`` belong to.
+
+        Only a health verdict can move a deployment, so reports without one (a task
+        starting) cost nothing."""
+        for deployment_id in sorted({a.deployment_id for a in allocs if a.deployment_id
+                                     and a.deployment_status is not None
+                                     and a.deployment_status.healthy is not None}):
             deployment = self.state.deployment(deployment_id)
             if deployment is not None and deployment.active():
                 self._handle_alloc_update(deployment)
@@ -274,7 +279,7 @@ class DeploymentWatcher:
         if not deployment.active():
             raise Invalid("can't promote terminal deployment")
         ev = self._eval(deployment, job)
-        self.state.update_deployment_promotion(deployment.id, groups, ev)
+        self.state.update_deployment_promotion(deployment.id, groups, ev, self.clock())
         return self._handed(ev)
 
     def fail(self, deployment_id: str) -> Evaluation:

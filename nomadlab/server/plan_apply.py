@@ -62,7 +62,9 @@ def node_fits(state: StateSnapshot, node_id: str, plan: Plan) -> tuple[bool, str
 
 def evaluate_plan(state: StateSnapshot, plan: Plan) -> tuple[PlanResult, dict[str, str]]:
     """The part of ``plan`` that may be committed, and why each rejected node was rejected."""
-    result = PlanResult(node_update={k: list(v) for k, v in plan.node_update.items()})
+    result = PlanResult(node_update={k: list(v) for k, v in plan.node_update.items()},
+                        deployment=plan.deployment,
+                        deployment_updates=list(plan.deployment_updates))
     reasons: dict[str, str] = {}
     for node_id, allocs in plan.node_allocation.items():
         ok, reason = node_fits(state, node_id, plan)

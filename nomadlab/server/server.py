@@ -36,7 +36,7 @@ from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .deployment_watcher import DeploymentWatcher
 from .drainer import DRAIN_SUBSYSTEM, NodeDrainer
 from .plan_apply import evaluate_plan
-from .service_registrations import service_problems
+from .service_registrations import refuse_unsupported_services
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
@@ -202,9 +202,7 @@ class Server:
             problem = count_problem(group.count or 0)
             if problem:
                 raise Invalid(f'task group "{group.name}": {problem}')
-        problems = service_problems(job)
-        if problems:
-            raise Invalid("; ".join(problems))
+        refuse_unsupported_services(job)
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -609,6 +607,7 @@ class Server:
         JobPlanResponse (Annotations.DesiredTGUpdates, FailedTGAllocs, Diff, ...) plus the
         trace under the key ``"Trace"`` (nomadlab only).
         """
+        refuse_unsupported_services(job)
         snapshot = self.state.snapshot()
         namespace = job.namespace or "default"
         current = snapshot.job(namespace, job.id)
@@ -710,15 +709,15 @@ class Server:
             places = [a for allocs in outcome.node_allocation.values() for a in allocs]
             if not outcome.rejected_nodes:
                 index = self.state.apply_plan_results(
-                    places, stops, deployment=plan.deployment,
-                    deployment_updates=plan.deployment_updates)
+                    places, stops, deployment=outcome.deployment,
+                    deployment_updates=outcome.deployment_updates)
                 yield StepRecord("plan-applied", ev.id, ev.job_id, _plan_summary(plan), index)
                 yield from self._finish(result.eval, result.new_evals)
                 return
             index = self.state.apply_plan_results(
-                places, stops, deployment=plan.deployment,
-                deployment_updates=plan.deployment_updates) \
-                if (places or stops or plan.deployment or plan.deployment_updates) \
+                places, stops, deployment=outcome.deployment,
+                deployment_updates=outcome.deployment_updates) \
+                if (places or stops or outcome.deployment or outcome.deployment_updates) \
                 else self.state.index
             yield StepRecord("plan-partially-applied", ev.id, ev.job_id,
                              "rejected on " + ", ".join(f"{n[:8]} ({r})" for n, r in reasons.items())

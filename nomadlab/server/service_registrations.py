@@ -12,9 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable, Optional
 
+from ..errors import Invalid
 from ..structs import ServiceRegistration
 
-__all__ = ["ServiceReads", "ServiceWrites", "SERVICE_TOPIC"]
+__all__ = ["ServiceReads", "ServiceWrites", "SERVICE_TOPIC", "service_problems",
+           "refuse_unsupported_services"]
 
 #: The event stream topic and event types of service registrations, as Nomad names them.
 SERVICE_TOPIC = "Service"
@@ -108,6 +110,13 @@ class ServiceWrites:
                 self._txn_delete_service(txn, reg_id)
 
 
+def refuse_unsupported_services(job: Any) -> None:
+    """Raise Invalid naming every :func:`service_problems` of the job (register, plan)."""
+    problems = service_problems(job)
+    if problems:
+        raise Invalid("; ".join(problems))
+
+
 def service_problems(job: Any) -> list[str]:
     """What in the job's ``service`` blocks nomadlab cannot act on, in Nomad's words.
 
@@ -154,6 +163,9 @@ def _service_problems(service: Any) -> list[str]:
         elif check.address_mode not in ("", "host"):
             problems.append(f'{label}address_mode "{check.address_mode}" is not modelled by '
                             "nomadlab (tasks use host networking); use host")
+        if check.check_restart is not None and check.on_update == "ignore":
+            problems.append(f'{label}on_update value "ignore" is not compatible with '
+                            "check_restart")
         if check.success_before_passing:
             problems.append(f"{label}success_before_passing may only be set for Consul "
                             "service checks")

@@ -1146,12 +1146,12 @@ class StateStore(ServiceWrites, _Reads):
             txn.record("Job", job_id, namespace, updated)
 
     def update_deployment_promotion(self, deployment_id: str, groups: Optional[list[str]],
-                                    evaluation: Evaluation) -> int:
+                                    evaluation: Evaluation, now: int) -> int:
         """Promote the canaries of ``groups`` (None: every group) with the evaluation that
         carries the rollout on: ONE transaction (Nomad's UpdateDeploymentPromotion).
 
         Refused, naming each group, while a group has fewer healthy canaries than it
-        wants."""
+        wants.  A promoted group's progress deadline starts again from ``now``."""
         with self._transaction("DeploymentPromotion") as txn:
             deployment = self._active_deployment(txn, deployment_id)
             chosen = set(deployment.task_groups) if groups is None else set(groups)
@@ -1174,7 +1174,6 @@ class StateStore(ServiceWrites, _Reads):
                         and healthy.get(name, 0) < state.desired_canaries]
             if problems:
                 raise StateError("; ".join(problems))
-            now = self.clock()
             states = {}
             for name, state in deployment.task_groups.items():
                 if name in chosen:

@@ -71,6 +71,9 @@ class PlanResult(APIStruct):
     node_update: dict[str, list[Allocation]] = field(default_factory=dict)
     node_allocation: dict[str, list[Allocation]] = field(default_factory=dict)
     rejected_nodes: list[str] = field(default_factory=list)
+    #: The plan's deployment and deployment status updates, committed with it.
+    deployment: Optional[Deployment] = None
+    deployment_updates: list[DeploymentStatusUpdate] = field(default_factory=list)
     refresh_index: int = 0
     alloc_index: int = 0
     failed_tg_allocs: dict[str, AllocMetric] = field(default_factory=dict)

@@ -265,3 +265,24 @@ def test_while_canarying_a_lost_old_alloc_is_replaced_by_its_own_version():
     (p,) = result.place
     assert (p.name, p.lost, p.canary, p.downgrade_non_canary) == (
         "web.web[1]", True, False, True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(1, 6), canary=st.integers(1, 4), placed=st.integers(0, 4),
+       healthy=st.booleans())
+def test_while_canarying_old_allocs_are_never_touched(count, canary, placed, healthy):
+    """Property: before promotion only canaries are placed, up to ``canary`` in all, and
+    no old allocation is stopped or replaced."""
+    placed = min(placed, canary)
+    job = make_job(count)
+    new = changed(job, canary=canary)
+    d = deployment_of(new, desired_canaries=canary, desired_total=count)
+    canaries = of_deployment([make_alloc(new, i % count) for i in range(placed)], d,
+                             healthy=healthy or None, canary=True)
+    d.task_groups["web"].placed_canaries = [a.id for a in canaries]
+    old = [make_alloc(job, i) for i in range(count)]
+    result = reconcile(new, "web", old + canaries, {}, now=NOW, deployment=d)
+    assert all(p.canary for p in result.place)
+    assert len(result.place) == canary - placed
+    assert result.destructive_update == () and result.stop == ()
+    assert result.desired_tg_updates["web"].canary == canary - placed

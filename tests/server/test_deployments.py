@@ -5,6 +5,7 @@ nodes.  Health is set the way an operator does with ``health_check = "manual"``
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -13,7 +14,7 @@ import pytest
 import nomadlab as nl
 from nomadlab.agent import Agent
 from nomadlab.errors import Invalid, NotFound
-from nomadlab.structs import Allocation, Deployment
+from nomadlab.structs import AllocDeploymentStatus, Allocation, Deployment
 from nomadlab.structs.duration import MINUTE, SECOND
 
 
@@ -402,3 +403,51 @@ def test_while_canarying_a_migrated_old_alloc_keeps_its_version(c: Agent) -> Non
         assert bool(alloc.deployment_status and alloc.deployment_status.canary) == \
             bool(previous.deployment_status and previous.deployment_status.canary)
     assert len(running(c, 0)) == 3, "still three of the old version until promotion"
+
+
+def test_with_a_progress_deadline_an_unhealthy_alloc_is_let_reschedule(c: Agent) -> None:
+    """Nomad's watcher does not fail a progress-based deployment for one unhealthy alloc
+    that may still be rescheduled: it marks it DesiredTransition.Reschedule instead."""
+    c.submit(job_hcl(0, update='max_parallel = 1\n healthy_deadline = "1m"\n'
+                               'progress_deadline = "10m"'))
+    c.run_until_idle()
+    d = latest(c)
+    alloc = running(c)[0]
+    report = dataclasses.replace(alloc, client_status="failed", deployment_status=
+                                 AllocDeploymentStatus(healthy=False, timestamp=None))
+    c.server.update_allocs_from_client([report])
+    assert latest(c).status == "running"
+    assert c.alloc(alloc.id).desired_transition.reschedule
+    assert latest(c).task_groups["api"].unhealthy_allocs == 1
+    assert any(e.triggered_by == "deployment-watcher" and e.deployment_id == d.id
+               for e in c.evals("web"))
+
+
+def test_a_progress_deadline_still_falls_after_a_restart(tmp_path: Path) -> None:
+    now = [1_800_000_000 * SECOND]
+    spec = job_hcl(0, update='max_parallel = 1\n healthy_deadline = "1m"\n'
+                             'progress_deadline = "5m"')
+    first = nl.dev(clients=0, mode="step", seed=8, data_dir=str(tmp_path))
+    first.server.clock = lambda: now[0]
+    first.add_node("a")
+    first.submit(spec)
+    first.run_until_idle()
+    first.shutdown()
+
+    again = nl.dev(clients=0, mode="step", seed=8, data_dir=str(tmp_path))
+    again.server.clock = lambda: now[0]
+    try:
+        again.run_until_idle()
+        assert latest(again).status == "running"
+        now[0] += 6 * MINUTE
+        again.run_until_idle()
+        assert (latest(again).status, latest(again).status_description) == (
+            "failed", "Failed due to progress deadline")
+    finally:
+        again.shutdown()
+
+
+def test_an_evaluation_records_the_deployment_it_worked_on(c: Agent) -> None:
+    ev = c.submit(job_hcl(0))
+    c.run_until_idle()
+    assert c.eval(ev.id).deployment_id == latest(c).id
