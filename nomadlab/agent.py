@@ -362,12 +362,13 @@ class Agent:
         return node
 
     def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
-              mark_eligible: bool = False) -> Node:
-        """``nomad node drain -enable`` (its allocations migrate away) or ``-disable``
-        (the node stays ineligible unless ``mark_eligible``)."""
+              mark_eligible: bool = False, ignore_system: bool = False) -> Node:
+        """``nomad node drain -enable`` (its allocations migrate away, ``deadline`` ns:
+        -1 forces them off now, 0 sets no deadline; ``ignore_system`` leaves system jobs)
+        or ``-disable`` (the node stays ineligible unless ``mark_eligible``)."""
         self._authorize("node-write")
         node_id = self._node_id(node_id)
-        node = self.server.drain_node(node_id, deadline) if enable else \
+        node = self.server.drain_node(node_id, deadline, ignore_system) if enable else \
             self.server.cancel_drain(node_id, mark_eligible)
         self._poke()
         return node
@@ -397,6 +398,56 @@ class Agent:
         config = dataclasses.replace(self.scheduler_config(), scheduler_algorithm=algorithm)
         self.set_scheduler_config(config)
         return self.scheduler_config()
+
+    # -- deployments ------------------------------------------------------------------
+
+    def _deployment_write(self, deployment_id: str) -> str:
+        """The deployment's full ID, once the asker may write in its namespace (Nomad
+        accepts ``submit-job`` for every deployment write)."""
+        d = self.deployment(deployment_id)
+        self._authorize("submit-job", d.namespace)
+        return d.id
+
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Evaluation:
+        """``nomad deployment promote``: the canaries of ``groups`` (all when None) are
+        promoted and the rolling update of the remaining allocations goes on."""
+        ev = self.server.promote_deployment(self._deployment_write(deployment_id), groups)
+        self._poke()
+        return ev
+
+    def fail_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment fail``: a job with ``auto_revert`` rolls back to its latest
+        stable version."""
+        ev = self.server.fail_deployment(self._deployment_write(deployment_id))
+        self._poke()
+        return ev
+
+    def pause_deployment(self, deployment_id: str,
+                         pause: bool = True) -> Optional[Evaluation]:
+        """``nomad deployment pause`` (``pause=False``: ``resume``)."""
+        ev = self.server.pause_deployment(self._deployment_write(deployment_id), pause)
+        self._poke()
+        return ev
+
+    def resume_deployment(self, deployment_id: str) -> Optional[Evaluation]:
+        """``nomad deployment resume``: the paused rolling update goes on."""
+        return self.pause_deployment(deployment_id, False)
+
+    def unblock_deployment(self, deployment_id: str) -> Evaluation:
+        """``nomad deployment unblock``: a blocked deployment goes on as successful."""
+        ev = self.server.unblock_deployment(self._deployment_write(deployment_id))
+        self._poke()
+        return ev
+
+    def set_alloc_health(self, deployment_id: str, healthy: Iterable[str] = (),
+                         unhealthy: Iterable[str] = ()) -> Evaluation:
+        """Mark allocations of the deployment healthy or unhealthy by hand, as
+        ``/v1/deployment/allocation-health`` does (full allocation IDs)."""
+        ev = self.server.set_alloc_health(self._deployment_write(deployment_id),
+                                          list(healthy), list(unhealthy))
+        self._poke()
+        return ev
 
     # -- jobs -------------------------------------------------------------------------
 
@@ -565,9 +616,23 @@ class Agent:
         """Every allocation on a node, finished ones included."""
         return self.at().node_allocations(node_id)
 
-    def deployments(self, job_id: Optional[str] = None,
-                    namespace: Optional[str] = None) -> list[Deployment]:
-        return self.at().deployments(job_id, namespace)
+    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None,
+                    prefix: str = "") -> list[Deployment]:
+        return self.at().deployments(job_id, namespace, prefix)
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        return self.at().deployment(deployment_id)
+
+    def deployment_allocations(self, deployment_id: str) -> list[Allocation]:
+        return self.at().deployment_allocations(deployment_id)
+
+    def job_deployments(self, job_id: str, namespace: Optional[str] = None,
+                        all: bool = False) -> list[Deployment]:
+        return self.at().job_deployments(job_id, namespace, all)
+
+    def latest_deployment(self, job_id: str,
+                          namespace: Optional[str] = None) -> Optional[Deployment]:
+        return self.at().latest_deployment(job_id, namespace)
 
     def scheduler_config(self) -> SchedulerConfig:
         return self.at().scheduler_config()

@@ -28,6 +28,8 @@ USAGE = """Usage: nomadlab [-version] [-help] <command> [args]
 Common commands:
     agent -dev     Run a dev agent: a server and its clients in this process, HTTP API on :4646
     job            Interact with jobs ({jobs})
+    deployment     Interact with deployments (list, status, promote, fail, pause,
+                   resume, unblock)
     eval status    Display evaluation status and placement failures
     alloc          Interact with allocations (status, logs)
     node           Interact with nodes (status, drain, eligibility)

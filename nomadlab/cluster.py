@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from .server.events import Event, EventSubscription
     from .server.state import StateSnapshot
 
-__all__ = ["Cluster", "LocalCluster", "ClusterView", "AgentInfo", "JobInput"]
+__all__ = ["Cluster", "LocalCluster", "ClusterView", "AgentInfo", "JobInput",
+           "reverted_job_version"]
 
 #: What ``submit`` and ``plan`` take: a Job, job spec text (HCL or JSON) or API JSON.
 JobInput = Union[Job, str, dict]
@@ -90,8 +91,21 @@ class Cluster(Protocol):
     def nodes(self) -> list[Node]: ...
     def node(self, node_id: str) -> Node: ...
     def node_allocations(self, node_id: str) -> list[Allocation]: ...
-    def deployments(self, job_id: Optional[str] = None,
-                    namespace: Optional[str] = None) -> list[Deployment]: ...
+    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None,
+                    prefix: str = "") -> list[Deployment]:
+        """Deployments, oldest first; of one job, or of a namespace (``"*"``: all) whose
+        IDs start with ``prefix`` (``nomad deployment list``)."""
+    def deployment(self, deployment_id: str) -> Deployment:
+        """By full ID or unique ID prefix (``nomad deployment status <prefix>``)."""
+    def deployment_allocations(self, deployment_id: str) -> list[Allocation]:
+        """The allocations the deployment placed (canaries included)."""
+    def job_deployments(self, job_id: str, namespace: Optional[str] = None,
+                        all: bool = False) -> list[Deployment]:
+        """The job's deployments, newest first; only those of the job as registered now
+        (not of an earlier job purged and registered again under its ID) unless ``all``."""
+    def latest_deployment(self, job_id: str,
+                          namespace: Optional[str] = None) -> Optional[Deployment]:
+        """The job's most recent deployment (``job status``'s "Latest Deployment")."""
     def scheduler_config(self) -> SchedulerConfig: ...
     def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str: ...
 
@@ -117,12 +131,30 @@ class Cluster(Protocol):
     def evaluate_job(self, job_id: str, namespace: Optional[str] = None) -> Evaluation: ...
     def stop_alloc(self, alloc_id: str) -> Evaluation: ...
     def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
-              mark_eligible: bool = False) -> Node: ...
+              mark_eligible: bool = False, ignore_system: bool = False) -> Node:
+        """Nomad's DrainSpec: ``deadline`` in ns (-1 forces everything off now, 0 sets
+        none); ``ignore_system`` leaves system jobs running; ending a drain leaves the
+        node ineligible unless ``mark_eligible``."""
     def set_eligibility(self, node_id: str, eligible: bool) -> Node: ...
     def remove_node(self, node_id: str) -> None: ...
     def evaluate_node(self, node_id: str) -> list[Evaluation]: ...
     def set_scheduler_config(self, config: SchedulerConfig,
                              cas_index: Optional[int] = None) -> tuple[bool, int]: ...
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Evaluation:
+        """Promote the canaries of ``groups`` (all groups when None): the rolling update
+        of the remaining allocations goes on."""
+    def fail_deployment(self, deployment_id: str) -> Evaluation:
+        """Mark a running deployment failed (a job with ``auto_revert`` rolls back)."""
+    def pause_deployment(self, deployment_id: str,
+                         pause: bool = True) -> Optional[Evaluation]:
+        """Pause a deployment's rolling update (``pause=False``: resume it)."""
+    def resume_deployment(self, deployment_id: str) -> Optional[Evaluation]: ...
+    def unblock_deployment(self, deployment_id: str) -> Evaluation:
+        """Let a blocked (multiregion) deployment go on as successful."""
+    def set_alloc_health(self, deployment_id: str, healthy: list[str],
+                         unhealthy: list[str]) -> Evaluation:
+        """Mark allocations healthy or unhealthy by hand (``health_check = "manual"``)."""
 
     def settle(self) -> None:
         """Let pending work finish where nothing moves unless asked (step mode); a
@@ -257,9 +289,31 @@ class ClusterView:
         """Every allocation on a node, finished ones included."""
         return self.snapshot.allocs_by_node(self.node(node_id).id)
 
-    def deployments(self, job_id: Optional[str] = None,
-                    namespace: Optional[str] = None) -> list[Deployment]:
-        return self.snapshot.deployments(job_id, self._ns(namespace))
+    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None,
+                    prefix: str = "") -> list[Deployment]:
+        ns = self._ns(namespace)
+        found = self.snapshot.deployments(job_id, ns)
+        return [d for d in found if d.id.startswith(prefix) and (ns == "*" or d.namespace == ns)]
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        return self._lookup("deployments", deployment_id, self.snapshot.deployment)
+
+    def deployment_allocations(self, deployment_id: str) -> list[Allocation]:
+        d = self.deployment(deployment_id)
+        return [a for a in self.snapshot.allocs(d.job_id, d.namespace) if a.deployment_id == d.id]
+
+    def job_deployments(self, job_id: str, namespace: Optional[str] = None,
+                        all: bool = False) -> list[Deployment]:
+        ns = self._ns(namespace)
+        found = self.snapshot.deployments(job_id, ns)
+        if not all:
+            job = self.snapshot.job(ns, job_id)
+            found = [d for d in found if job is None or d.job_create_index == job.create_index]
+        return sorted(found, key=lambda d: d.create_index, reverse=True)
+
+    def latest_deployment(self, job_id: str,
+                          namespace: Optional[str] = None) -> Optional[Deployment]:
+        return self.snapshot.latest_deployment(self._ns(namespace), job_id)
 
     def scheduler_config(self) -> SchedulerConfig:
         return self.snapshot.scheduler_config()
@@ -292,3 +346,18 @@ class ClusterView:
         if not matches:
             raise prefix.not_found(table, key)
         raise prefix.ambiguous(table, key, len(matches))
+
+
+def reverted_job_version(cluster: Cluster, deployment: Deployment,
+                         version_before: int) -> Optional[int]:
+    """The stable version a failed deployment's job was rolled back to (Nomad's
+    RevertedJobVersion), if a write just registered a new version of the job: an
+    auto-revert registers the latest stable version older than the deployment's again."""
+    try:
+        versions = cluster.job_versions(deployment.job_id, deployment.namespace)
+    except KeyError:
+        return None
+    if not versions or versions[0].version <= version_before:
+        return None
+    stable = [v.version for v in versions[1:] if v.stable and v.version < deployment.job_version]
+    return max(stable) if stable else None

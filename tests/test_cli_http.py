@@ -90,8 +90,19 @@ def test_run_watch_status_logs_and_stop(address: str, tmp_path: Path) -> None:
     created = [line for line in lines if re.fullmatch(
         rf'    {TS}: Allocation "[0-9a-f]{{8}}" created: node "[0-9a-f]{{8}}", group "greet"', line)]
     assert len(created) == 2
+    finished = next(i for i, line in enumerate(lines) if "finished with status" in line)
     assert re.fullmatch(rf'==> {TS}: Evaluation "[0-9a-f]{{8}}" finished with status "complete"',
-                        lines[-1])
+                        lines[finished])
+    # then the deployment of version 0, followed over HTTP until it is successful
+    assert re.fullmatch(rf'==> {TS}: Monitoring deployment "([0-9a-f]{{8}})"', lines[finished + 1])
+    assert re.fullmatch(r'  ✓ Deployment "[0-9a-f]{8}" successful', lines[finished + 2])
+    assert lines[-3:-1] == ["    Deployed",
+                            "    Task Group  Desired  Placed  Healthy  Unhealthy  Progress Deadline"]
+    assert lines[-1].split()[:5] == ["greet", "2", "2", "2", "0"]
+    listed = nomad(address, "deployment", "list")
+    assert listed.returncode == 0
+    assert re.search(r"^[0-9a-f]{8}  hello   0            successful  Deployment completed "
+                     r"successfully$", listed.stdout, re.M)
 
     deadline = time.monotonic() + 30
     while nomad(address, "job", "status", "hello").stdout.count(" running ") < 2:

@@ -28,7 +28,8 @@ from .http import Request
 
 __all__ = ["Shape", "decode_body", "JOB_REGISTER", "JOB_PLAN", "JOB_VALIDATE", "JOBS_PARSE",
            "SCALING", "JOB_REVERT", "JOB_DISPATCH", "NODE_DRAIN", "NODE_ELIGIBILITY",
-           "SCHEDULER_CONFIG"]
+           "SCHEDULER_CONFIG", "DEPLOYMENT_PROMOTE", "DEPLOYMENT_PAUSE", "DEPLOYMENT_UNBLOCK",
+           "DEPLOYMENT_ALLOC_HEALTH"]
 
 #: A Go type: its name as Go prints it ("bool", "uint64", "map[string]string"), a nested
 #: request struct (:class:`Shape`), or one of nomadlab's API structs (the Job).
@@ -76,6 +77,15 @@ NODE_DRAIN = Shape("api.NodeUpdateDrainRequest", {
                                          "IgnoreSystemJobs": "bool"}), **_WRITE})
 NODE_ELIGIBILITY = Shape("api.NodeUpdateEligibilityRequest", {
     "NodeID": "string", "Eligibility": "string", **_WRITE})
+DEPLOYMENT_PROMOTE = Shape("structs.DeploymentPromoteRequest", {
+    "DeploymentID": "string", "All": "bool", "Groups": "[]string", **_WRITE})
+DEPLOYMENT_PAUSE = Shape("structs.DeploymentPauseRequest", {
+    "DeploymentID": "string", "Pause": "bool", **_WRITE})
+DEPLOYMENT_UNBLOCK = Shape("structs.DeploymentUnblockRequest", {
+    "DeploymentID": "string", **_WRITE})
+DEPLOYMENT_ALLOC_HEALTH = Shape("structs.DeploymentAllocHealthRequest", {
+    "DeploymentID": "string", "HealthyAllocationIDs": "[]string",
+    "UnhealthyAllocationIDs": "[]string", **_WRITE})
 SCHEDULER_CONFIG = Shape("api.SchedulerConfiguration", {
     "SchedulerAlgorithm": "string", "MemoryOversubscriptionEnabled": "bool",
     "RejectJobRegistration": "bool", "PauseEvalBroker": "bool", "CreateIndex": "uint64",
@@ -104,10 +114,27 @@ def decode_body(request: Request, shape: Shape, required: bool = True) -> dict[s
     try:
         if not isinstance(body, dict):
             raise _Mismatch(body, shape.go_name, "", (), ())
+        body = _canonical_keys(body, shape)
         _struct(body, shape.fields, shape.name, (), ())
     except _Mismatch as err:
         raise HTTPError(400, _message(err, request.body)) from None
     return body
+
+
+def _canonical_keys(data: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    """Keys spelled as the struct spells them: Go's decoder matches a JSON key to a field
+    case-insensitively when no field has the exact name (python-nomad sends
+    ``UnHealthyAllocationIDs``, which Nomad reads as ``UnhealthyAllocationIDs``)."""
+    folded = {name.lower(): name for name in shape.fields}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key if key in shape.fields else folded.get(key.lower(), key)
+        nested = shape.fields.get(name)
+        if isinstance(nested, Shape) and isinstance(value, dict):
+            value = _canonical_keys(value, nested)
+        if name not in out or key == name:
+            out[name] = value
+    return out
 
 
 def _message(err: _Mismatch, raw: bytes) -> str:
@@ -136,6 +163,8 @@ def _literal(raw: bytes, path: tuple[Any, ...]) -> str:
     """A number as the client wrote it (Python reads ``1e400`` as inf): Go quotes it so."""
     value: Any = json.loads(raw, parse_float=str, parse_int=str)
     for key in path:
+        if isinstance(value, dict) and key not in value:  # matched case-insensitively
+            key = next(k for k in value if k.lower() == str(key).lower())
         value = value[key]
     return str(value)
 

@@ -1,4 +1,4 @@
-"""The cluster-wide endpoints: cluster, status, regions, namespaces, deployments and the
+"""The cluster-wide endpoints: cluster, status, regions, namespaces and the
 operator's scheduler configuration.
 
 A dev agent is a one-server cluster in region ``global``, datacenter ``dc1``: it is its
@@ -17,7 +17,7 @@ from ..structs.operator import SCHEDULER_ALGORITHMS
 from .bodies import SCHEDULER_CONFIG, decode_body
 from .errors import HTTPError
 from .http import Reply, Request
-from .routes import handle, lookup, read
+from .routes import handle, read
 
 if TYPE_CHECKING:
     from ..cluster import LocalCluster
@@ -95,30 +95,6 @@ def namespaces(request: Request, snapshot: Any) -> tuple[Any, int]:
     return ([{"Name": n, "Description": "Default shared namespace" if n == "default" else "",
               "Quota": "", "Meta": None, "CreateIndex": 1, "ModifyIndex": 1}
              for n in sorted(names)], snapshot.table_index("jobs"))
-
-
-@read("GET /v1/deployments")
-def list_deployments(request: Request, snapshot: Any) -> tuple[Any, int]:
-    prefix = request.arg("prefix")
-    namespace = request.namespace
-    found = [d for d in snapshot.deployments() if d.id.startswith(prefix)
-             and (namespace == "*" or d.namespace == namespace)]
-    return [d.to_api() for d in found], snapshot.table_index("deployments")
-
-
-@read("GET /v1/deployment/allocations/{deployment}")
-def deployment_allocations(request: Request, snapshot: Any) -> tuple[Any, int]:
-    deployment = lookup(snapshot, "deployments", request.params["deployment"], "deployment")
-    from .stubs import alloc_stub
-    allocs = [a for a in snapshot.allocs(deployment.job_id, deployment.namespace)
-              if a.deployment_id == deployment.id]
-    return [alloc_stub(a) for a in allocs], snapshot.table_index("allocs")
-
-
-@read("GET /v1/deployment/{deployment}")
-def read_deployment(request: Request, snapshot: Any) -> tuple[Any, int]:
-    deployment = lookup(snapshot, "deployments", request.params["deployment"], "deployment")
-    return deployment.to_api(), deployment.modify_index
 
 
 @read("GET /v1/operator/scheduler/configuration")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from ..cluster import ClusterView
 from ..jobspec import JobSpecError, job_from_api, parse_job
 from ..structs.diff import job_diff
 from ..structs import Evaluation, Job
@@ -115,8 +116,11 @@ def job_scale_status(request: Request, snapshot: Any) -> tuple[Any, int]:
 
 @read("GET /v1/job/{job*}/deployments")
 def job_deployments(request: Request, snapshot: Any) -> tuple[Any, int]:
-    deployments = snapshot.deployments(request.params["job"], request.namespace)
-    return [d.to_api() for d in reversed(deployments)], snapshot.table_index("deployments")
+    """Newest first; ``all=true`` adds those of an earlier job registered under this ID."""
+    view = ClusterView(snapshot, request.identity)
+    deployments = view.job_deployments(request.params["job"], request.namespace,
+                                       all=request.flag("all"))
+    return [d.to_api() for d in deployments], snapshot.table_index("deployments")
 
 
 @read("GET /v1/job/{job*}/deployment")

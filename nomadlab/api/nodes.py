@@ -62,8 +62,10 @@ def drain(request: Request, cluster: "LocalCluster") -> Reply:
     if spec is not None and not isinstance(spec, dict):
         raise HTTPError(400, "DrainSpec must be an object")
     deadline = int(spec.get("Deadline") or 0) if spec is not None else 0
+    ignore_system = bool(spec.get("IgnoreSystemJobs")) if spec is not None else False
     return _node_update(cluster, request, lambda node: cluster.drain(
-        node.id, enable=spec is not None, deadline=deadline, mark_eligible=mark_eligible))
+        node.id, enable=spec is not None, deadline=deadline, mark_eligible=mark_eligible,
+        ignore_system=ignore_system))
 
 
 @handle("PUT|POST /v1/node/{node}/eligibility")

@@ -248,10 +248,37 @@ class Remote:
         return [Allocation.from_api(a) for a in
                 self._get(f"/v1/node/{_path(node_id)}/allocations") or []]
 
-    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None
-                    ) -> list[Deployment]:
-        path = f"/v1/job/{_path(job_id)}/deployments" if job_id else "/v1/deployments"
-        return [Deployment.from_api(d) for d in self._get(path, **self._ns(namespace)) or []]
+    def deployments(self, job_id: Optional[str] = None, namespace: Optional[str] = None,
+                    prefix: str = "") -> list[Deployment]:
+        """Oldest first, as the agent lists them."""
+        if job_id:
+            found = self.job_deployments(job_id, namespace)
+            return sorted((d for d in found if d.id.startswith(prefix)),
+                          key=lambda d: d.create_index)
+        params = {**self._ns(namespace), **({"prefix": prefix} if prefix else {})}
+        return [Deployment.from_api(d) for d in self._get("/v1/deployments", **params) or []]
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        return Deployment.from_api(self._by_prefix("deployment", "/v1/deployments",
+                                                   "/v1/deployment", deployment_id,
+                                                   self._ns(None)))
+
+    def deployment_allocations(self, deployment_id: str) -> list[Allocation]:
+        """The deployment's allocations (list stubs, as Nomad answers)."""
+        d = self.deployment(deployment_id)
+        return [Allocation.from_api(a) for a in
+                self._get(f"/v1/deployment/allocations/{_path(d.id)}") or []]
+
+    def job_deployments(self, job_id: str, namespace: Optional[str] = None,
+                        all: bool = False) -> list[Deployment]:
+        params = {**self._ns(namespace), **({"all": "true"} if all else {})}
+        return [Deployment.from_api(d) for d in
+                self._get(f"/v1/job/{_path(job_id)}/deployments", **params) or []]
+
+    def latest_deployment(self, job_id: str,
+                          namespace: Optional[str] = None) -> Optional[Deployment]:
+        data = self._get(f"/v1/job/{_path(job_id)}/deployment", **self._ns(namespace))
+        return Deployment.from_api(data) if data else None
 
     def logs(self, alloc_id: str, task: Optional[str] = None, stream: str = "stdout") -> str:
         """What a task wrote to stdout (or ``stream="stderr"``) so far."""
@@ -317,9 +344,9 @@ class Remote:
         return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
 
     def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
-              mark_eligible: bool = False) -> Node:
+              mark_eligible: bool = False, ignore_system: bool = False) -> Node:
         node = self.node(node_id)
-        spec = {"Deadline": deadline, "IgnoreSystemJobs": False} if enable else None
+        spec = {"Deadline": deadline, "IgnoreSystemJobs": ignore_system} if enable else None
         self.client.request("PUT", f"/v1/node/{_path(node.id)}/drain", None,
                             {"DrainSpec": spec, "MarkEligible": mark_eligible})
         return self.node(node.id)
@@ -385,6 +412,36 @@ class Remote:
         resp = self._write("PUT", "/v1/operator/scheduler/configuration", None,
                            config.to_api(), {"cas": cas_index})
         return bool(resp.get("Updated")), int(resp.get("Index") or 0)
+
+    def _deployment_write(self, verb: str, deployment_id: str,
+                          body: Optional[dict[str, Any]] = None) -> Optional[Evaluation]:
+        d = self.deployment(deployment_id)
+        resp = self._write("POST", f"/v1/deployment/{verb}/{_path(d.id)}", d.namespace,
+                           {"DeploymentID": d.id, **(body or {})})
+        return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
+
+    def promote_deployment(self, deployment_id: str,
+                           groups: Optional[list[str]] = None) -> Optional[Evaluation]:
+        body = {"All": True} if groups is None else {"Groups": list(groups)}
+        return self._deployment_write("promote", deployment_id, body)
+
+    def fail_deployment(self, deployment_id: str) -> Optional[Evaluation]:
+        return self._deployment_write("fail", deployment_id)
+
+    def pause_deployment(self, deployment_id: str, pause: bool = True) -> Optional[Evaluation]:
+        return self._deployment_write("pause", deployment_id, {"Pause": pause})
+
+    def resume_deployment(self, deployment_id: str) -> Optional[Evaluation]:
+        return self.pause_deployment(deployment_id, False)
+
+    def unblock_deployment(self, deployment_id: str) -> Optional[Evaluation]:
+        return self._deployment_write("unblock", deployment_id)
+
+    def set_alloc_health(self, deployment_id: str, healthy: Iterable[str] = (),
+                         unhealthy: Iterable[str] = ()) -> Optional[Evaluation]:
+        return self._deployment_write("allocation-health", deployment_id,
+                                      {"HealthyAllocationIDs": list(healthy),
+                                       "UnhealthyAllocationIDs": list(unhealthy)})
 
     def set_eligibility(self, node_id: str, eligible: bool) -> Node:
         node = self.node(node_id)

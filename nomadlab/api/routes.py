@@ -111,12 +111,13 @@ class Router:
     without the method is a 405; a path none matches, a 404."""
 
     def __init__(self, cluster: "LocalCluster") -> None:
-        from . import cluster as cluster_routes, events, evals_allocs, jobs, logs, nodes
-        from . import services
+        from . import (cluster as cluster_routes, deployments, events, evals_allocs, jobs,
+                       logs, nodes, services)
         self.cluster = cluster
         self._table: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         by_pattern: dict[str, dict[str, Route]] = {}
-        for module in (jobs, evals_allocs, nodes, logs, events, cluster_routes, services):
+        for module in (jobs, deployments, evals_allocs, nodes, logs, events, cluster_routes,
+                       services):
             for route in collect(module):
                 by_pattern.setdefault(route.pattern, {})[route.method] = route
         ordered = sorted(by_pattern.items(), key=lambda kv: _specificity(kv[0]))

@@ -13,10 +13,13 @@ import sys
 from typing import Any, Callable, Optional, TextIO
 
 from .base import IO, HelpRequested, Parser, UsageError, normalise_flags
-from .inspect import (alloc_logs, alloc_status, eval_status, node_drain, node_eligibility,
-                      node_status)
-from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan, job_run,
-                   job_status, job_stop, job_validate, status)
+from .deployments import (deployment_fail, deployment_list_command, deployment_pause,
+                          deployment_promote, deployment_resume, deployment_status_command,
+                          deployment_unblock)
+from .drain import node_drain
+from .inspect import alloc_logs, alloc_status, eval_status, node_eligibility, node_status
+from .jobs import (DEFAULT_INIT_NAME, job_history, job_init, job_inspect, job_plan,
+                   job_revert, job_run, job_status, job_stop, job_validate, status)
 from .services import service_delete, service_info, service_list
 
 __all__ = ["run", "COMMANDS", "parser"]
@@ -72,6 +75,39 @@ def parser() -> Parser:
     p.add_argument("job")
     p.set_defaults(func=job_history)
 
+    p = jobs.add_parser("revert", help="Revert to a prior version of the job")
+    _flag(p, "detach", "Return right after the revert; print the evaluation ID")
+    _flag(p, "verbose", "Full IDs")
+    p.add_argument("job")
+    p.add_argument("version", help="The version to revert to")
+    p.set_defaults(func=job_revert)
+
+    dep = top.add_parser("deployment", help="Interact with deployments")
+    deps = dep.add_subparsers(dest="subcommand", metavar="<subcommand>", parser_class=Parser)
+    p = deps.add_parser("list", help="List all deployments")
+    _flag(p, "verbose", "Full IDs")
+    p.set_defaults(func=deployment_list_command)
+    p = deps.add_parser("status", help="Display the status of a deployment")
+    _flag(p, "verbose", "Full IDs (and, with -monitor, the allocations)")
+    _flag(p, "monitor", "Follow the deployment until it finishes")
+    p.add_argument("deployment", nargs="?")
+    p.set_defaults(func=deployment_status_command)
+    for name, func, help_text in (
+            ("promote", deployment_promote, "Promote canaries in a deployment"),
+            ("fail", deployment_fail, "Manually fail a deployment"),
+            ("pause", deployment_pause, "Pause a deployment"),
+            ("resume", deployment_resume, "Resume a paused deployment"),
+            ("unblock", deployment_unblock, "Unblock a blocked deployment")):
+        p = deps.add_parser(name, help=help_text)
+        if name == "promote":
+            p.add_argument("-group", dest="group", action="append", default=[],
+                           help="A group to promote (repeatable); all groups when none")
+        if name != "pause":
+            _flag(p, "detach", "Return right away instead of monitoring the evaluation")
+        _flag(p, "verbose", "Full IDs")
+        p.add_argument("deployment")
+        p.set_defaults(func=func)
+
     ev = top.add_parser("eval", help="Interact with evaluations")
     evs = ev.add_subparsers(dest="subcommand", metavar="<subcommand>", parser_class=Parser)
     p = evs.add_parser("status", help="Display evaluation status and placement failures")
@@ -103,8 +139,18 @@ def parser() -> Parser:
     p = nodes.add_parser("drain", help="Toggle drain mode on a node")
     _flag(p, "enable", "Drain: migrate its allocations away")
     _flag(p, "disable", "Stop draining")
-    _flag(p, "yes", "Do not ask for confirmation")
+    p.add_argument("-deadline", dest="deadline", default=None,
+                   help="How long the drain may take before the rest is stopped (default 1h)")
+    _flag(p, "force", "Stop every allocation now (no migration, no deadline)")
+    _flag(p, "no-deadline", "Migrate with no deadline")
+    _flag(p, "ignore-system", "Leave system jobs' allocations on the node")
+    _flag(p, "keep-ineligible", "With -disable: leave the node ineligible")
     _flag(p, "detach", "Do not monitor the drain")
+    _flag(p, "monitor", "Monitor a drain already set")
+    _flag(p, "yes", "Do not ask for confirmation")
+    p.add_argument("-m", dest="m", default="", help="Drain message (not supported)")
+    p.add_argument("-meta", dest="meta", action="append", default=[],
+                   help="Drain metadata key=value (not supported)")
     p.add_argument("node")
     p.set_defaults(func=node_drain)
     p = nodes.add_parser("eligibility", help="Toggle scheduling eligibility of a node")
@@ -138,7 +184,9 @@ def parser() -> Parser:
 
 #: The commands ``run`` understands, as words (for help texts and the notebook).
 COMMANDS = ("job init", "job run", "job plan", "job status", "job stop", "job validate",
-            "job inspect", "job history", "eval status", "alloc status", "alloc logs",
+            "job inspect", "job history", "job revert", "deployment list", "deployment status",
+            "deployment promote", "deployment fail", "deployment pause", "deployment resume",
+            "deployment unblock", "eval status", "alloc status", "alloc logs",
             "node status", "node drain", "node eligibility", "service list", "service info",
             "service delete", "status")
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import prefix
+from ..errors import Invalid, NotFound
 from ..cluster import Cluster
 from ..structs import Allocation, Deployment, Evaluation, Job, Node
 
 __all__ = ["job_list", "alloc_list", "node_list", "job_summary", "job_versions",
            "eval_allocations", "node_allocations", "latest_deployment", "deployment",
-           "find_job", "settle", "is_in_process", "AmbiguousPrefix"]
+           "find_job", "find_deployment", "settle", "is_in_process", "AmbiguousPrefix"]
 
 
 class AmbiguousPrefix(LookupError):
@@ -95,12 +96,28 @@ def node_allocations(cluster: Cluster, node_id: str) -> list[Allocation]:
 
 
 def deployment(cluster: Cluster, deployment_id: str) -> Optional[Deployment]:
-    for d in cluster.deployments():
-        if d.id == deployment_id:
-            return d
-    return None
+    """The deployment with this exact ID, or None (it was garbage-collected)."""
+    try:
+        found = cluster.deployment(deployment_id)
+    except KeyError:
+        return None
+    return found if found.id == deployment_id else None
+
+
+def find_deployment(cluster: Cluster, deployment_id: str) -> Deployment:
+    """By exact ID, else by unique prefix; several matches raise :class:`AmbiguousPrefix`
+    so the command can list them (``Prefix matched multiple deployments``)."""
+    if len(deployment_id) == 1:
+        raise Invalid("Identifier must contain at least two characters.")
+    matches = cluster.deployments(prefix=deployment_id)
+    exact = [d for d in matches if d.id == deployment_id]
+    if exact or len(matches) == 1:
+        return (exact or matches)[0]
+    if matches:
+        raise AmbiguousPrefix("deployment", deployment_id,
+                              sorted(matches, key=lambda d: -d.create_index))
+    raise NotFound(f'Deployment ID "{deployment_id}" matched no deployments')
 
 
 def latest_deployment(cluster: Cluster, job: Job) -> Optional[Deployment]:
-    found = [d for d in cluster.deployments(job.id) if d.namespace == (job.namespace or "default")]
-    return max(found, key=lambda d: d.create_index) if found else None
+    return cluster.latest_deployment(job.id, job.namespace or "default")

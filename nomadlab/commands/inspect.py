@@ -14,8 +14,7 @@ from .base import EXPECTED, IO, error_message
 from .cluster import eval_allocations, node_allocations
 from .cluster import node_list as cluster_nodes
 
-__all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_drain",
-           "node_eligibility"]
+__all__ = ["eval_status", "alloc_status", "alloc_logs", "node_status", "node_eligibility"]
 
 
 def eval_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
@@ -123,28 +122,6 @@ def node_status(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     return 0
 
 
-def node_drain(cluster: Any, args: argparse.Namespace, io: IO) -> int:
-    """``-enable``: mark the node draining (its allocations migrate away); ``-disable``:
-    stop draining (the node stays ineligible until ``node eligibility -enable``)."""
-    if args.enable == args.disable:
-        io.error("Either the '-enable' or '-disable' flag must be set")
-        return 1
-    try:
-        node = cluster.node(args.node)
-        cluster.drain(node.id, enable=args.enable)
-    except EXPECTED as err:
-        io.error(f"Error updating drain specification: {error_message(err)}")
-        return 1
-    if args.enable and args.detach:
-        io.print(f'Node "{node.id}" drain strategy set')
-    elif args.enable:
-        io.print(f"{time_now()}: Ctrl-C to stop monitoring: will not cancel the node drain")
-        io.print(f'{time_now()}: Node "{node.id}" drain strategy set')
-    else:
-        io.print(f'Node "{node.id}" drain strategy unset')
-    return 0
-
-
 def node_eligibility(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     if args.enable == args.disable:
         io.error("Either the '-enable' or '-disable' flag must be set")
@@ -158,8 +135,3 @@ def node_eligibility(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     io.print(f'Node "{node.id}" scheduling eligibility set: '
              f'{"eligible" if args.enable else "ineligible"} for scheduling')
     return 0
-
-
-def time_now() -> str:
-    from .monitor import timestamp
-    return timestamp()

@@ -21,7 +21,7 @@ from .cluster import (AmbiguousPrefix, alloc_list, find_job, job_list, job_summa
 from .monitor import monitor
 
 __all__ = ["job_init", "job_run", "job_plan", "job_status", "job_stop", "job_validate",
-           "job_inspect", "job_history", "DEFAULT_INIT_NAME"]
+           "job_inspect", "job_history", "job_revert", "DEFAULT_INIT_NAME"]
 
 DEFAULT_INIT_NAME = "example.nomad.hcl"
 
@@ -207,6 +207,33 @@ def job_history(cluster: Any, args: argparse.Namespace, io: IO) -> int:
                  for i in range(len(api))]
     io.print(fmt_job.job_history(api, diffs).text())
     return 0
+
+
+def job_revert(cluster: Any, args: argparse.Namespace, io: IO) -> int:
+    """Register an older version's spec again (as a new version) and monitor it unless
+    ``-detach``."""
+    try:
+        version = int(args.version)
+        if version < 0:
+            raise ValueError(args.version)
+    except ValueError:
+        io.error(f'Error parsing version value: "{args.version}" is not a job version number')
+        return 1
+    try:
+        job = find_job(cluster, args.job)
+        ev = cluster.revert(job.id, version, job.namespace or "default")
+    except AmbiguousPrefix as err:
+        return ambiguous(io, err, lambda j: [j.id, j.type or "", str(j.priority), j.status],
+                         ["ID", "Type", "Priority", "Status"])
+    except EXPECTED as err:
+        io.error(f"Error retrieving job versions: {error_message(err)}")
+        return 1
+    if ev is None or not ev.id:
+        return 0
+    if args.detach:
+        io.print(f"Evaluation ID: {ev.id}")
+        return 0
+    return _monitor(cluster, io, ev.id, args.verbose)
 
 
 def status(cluster: Any, args: argparse.Namespace, io: IO) -> int:

@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..format.evaluation import failed_placement_lines
-from ..format.job import deployed_table, deployment_kv
+from ..format.deployment import deployment_status, has_auto_revert
 from ..format.units import limit
 from ..structs import Deployment, Evaluation
 from ..structs.duration import format_duration
 from .base import IO
 from .cluster import deployment, eval_allocations, is_in_process, latest_deployment, settle
 
-__all__ = ["monitor", "timestamp", "TERMINAL_DEPLOYMENT"]
+__all__ = ["monitor", "monitor_deployment", "timestamp", "TERMINAL_DEPLOYMENT"]
 
 TERMINAL_EVAL = ("complete", "failed", "canceled", "cancelled")
-TERMINAL_DEPLOYMENT = ("successful", "failed", "cancelled")
+TERMINAL_DEPLOYMENT = ("successful", "failed", "cancelled", "blocked")
+#: How long a monitor waits for the rollback of a failed auto-reverting deployment.
+ROLLBACK_WAIT = 5.0
 
 
 def timestamp() -> str:
@@ -130,9 +132,16 @@ class _Monitor:
                 self.detail(text)
 
     def deployment(self, d: Deployment, timeout: Optional[float]) -> int:
-        """Wait for the deployment to finish and print its final state; 1 unless successful."""
+        """Wait for the deployment to finish and print its final state, then follow the
+        rollback an auto-reverting job starts; 1 unless it was successful."""
         self.info(f'Monitoring deployment "{limit(d.id, self.length)}"')
         deadline = time.monotonic() + timeout if timeout is not None else None
+        status = self.follow(d, deadline)
+        return 0 if status in (None, "successful") else 1
+
+    def follow(self, d: Deployment, deadline: Optional[float]) -> Optional[str]:
+        """One deployment until it is terminal; its final status (None: the monitor
+        stopped watching a deployment still in progress)."""
         while True:
             settle(self.cluster)
             current = deployment(self.cluster, d.id) or d
@@ -141,30 +150,49 @@ class _Monitor:
             if deadline is not None and time.monotonic() > deadline:
                 self.detail(f'Deployment "{limit(d.id, self.length)}" is still '
                             f'"{current.status}" ({current.status_description}); stopped '
-                            "watching (nomadlab job status shows its progress)")
+                            "watching (nomadlab deployment status shows its progress)")
                 self._deployment_block(current)
-                return 0
+                return None
             if getattr(self.cluster, "mode", None) == "step" and current == d:
                 self.detail(f'Deployment "{limit(d.id, self.length)}" is "{current.status}" '
                             "and the agent is idle: step the agent to move it along")
                 self._deployment_block(current)
-                return 0
+                return None
             d = current
             time.sleep(self.poll)
         mark = "✓" if current.status == "successful" else "!"
         self.io.print(f'  {mark} Deployment "{limit(current.id, self.length)}" {current.status}')
         self.io.print("")
         self._deployment_block(current)
-        return 0 if current.status == "successful" else 1
+        if current.status == "failed" and has_auto_revert(current.to_api()):
+            rollback = self._rollback(current, deadline)
+            if rollback is not None:
+                self.io.print("")
+                self.follow(rollback, deadline)
+        return current.status
+
+    def _rollback(self, failed: Deployment, deadline: Optional[float]) -> Optional[Deployment]:
+        """The deployment of the version an auto-revert registered, once it exists (as
+        Nomad's monitor, it waits a moment for the revert and gives up quietly)."""
+        give_up = time.monotonic() + ROLLBACK_WAIT
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        while True:
+            settle(self.cluster)
+            latest = self.cluster.latest_deployment(failed.job_id, failed.namespace)
+            if latest is not None and latest.id != failed.id:
+                return latest
+            if time.monotonic() > give_up:
+                return None
+            time.sleep(self.poll)
 
     def _deployment_block(self, d: Deployment) -> None:
-        api = d.to_api()
+        allocs = None
+        if self.length is None:  # -verbose: the deployment's allocations too
+            allocs = [a.to_api() for a in self.cluster.deployment_allocations(d.id)]
+            allocs.sort(key=lambda a: (-a.get("CreateIndex", 0), a.get("Name", "")))
         self.detail(timestamp())
-        for line in deployment_kv(api, self.length, with_job=True).text().split("\n"):
-            self.detail(line)
-        self.detail("")
-        self.detail("Deployed")
-        for line in deployed_table(api).text().split("\n"):
+        for line in deployment_status(d.to_api(), self.length, allocs).text().split("\n"):
             self.detail(line)
 
 
@@ -182,6 +210,16 @@ def monitor(cluster: Any, io: IO, eval_id: str, verbose: bool = False,
     if d is None:
         return code
     return max(code, m.deployment(d, deployment_timeout))
+
+
+def monitor_deployment(cluster: Any, io: IO, d: Deployment, verbose: bool = False,
+                       poll: Optional[float] = None, timeout: Optional[float] = None) -> int:
+    """``nomad deployment status -monitor``: follow one deployment (and the rollback an
+    auto-revert starts) until it finishes; 0 when it succeeded."""
+    m = _Monitor(cluster, io, None if verbose else 8, poll if poll is not None else
+                 (0.05 if is_in_process(cluster) else 0.5))
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    return 0 if m.follow(d, deadline) in (None, "successful") else 1
 
 
 def _deployment_for(cluster: Any, ev: Evaluation) -> Optional[Deployment]:

@@ -7,6 +7,7 @@ notebooks.  Importing this package also gives the main structs their rich reprs
 """
 
 from .allocation import alloc_status, task_events
+from .deployment import deployed_table, deployment_list, deployment_status
 from .document import KV, Blank, Document, Heading, Line, Table, columnize
 from .evaluation import eval_status, failed_placement_lines
 from .job import alloc_list, job_history, job_inspect, job_list, job_status
@@ -21,4 +22,5 @@ __all__ = ["Document", "KV", "Table", "Heading", "Line", "Blank", "columnize", "
            "job_status", "job_history", "job_inspect", "alloc_list", "eval_status",
            "failed_placement_lines", "alloc_status", "task_events", "node_list", "node_status",
            "alloc_metric_lines", "score_table", "job_diff_lines", "plan_output",
-           "plan_exit_code", "document_for"]
+           "plan_exit_code", "document_for", "deployment_list", "deployment_status",
+           "deployed_table"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from .deployment import deployed_table, deployment_kv
 from .document import KV, Document, Line, Table
 from .metrics import alloc_metric_lines
 from .units import SHORT_ID, format_time, limit, pretty_time_diff
@@ -54,34 +55,6 @@ def alloc_list(allocs: list[dict[str, Any]], verbose: bool = False,
     return Table(header, rows, if_empty="No allocations placed")
 
 
-def deployment_kv(d: dict[str, Any], length: Optional[int] = SHORT_ID,
-                  with_job: bool = False) -> KV:
-    rows = [("ID", limit(d.get("ID", ""), length))]
-    if with_job:
-        rows += [("Job ID", d.get("JobID", "")), ("Job Version", str(d.get("JobVersion", 0)))]
-    rows += [("Status", d.get("Status", "")), ("Description", d.get("StatusDescription", ""))]
-    return KV(rows)
-
-
-def deployed_table(d: dict[str, Any]) -> Table:
-    """The Deployed table of a deployment: per group, desired/placed/healthy counts."""
-    groups = d.get("TaskGroups") or {}
-    canaries = any((s or {}).get("DesiredCanaries") for s in groups.values())
-    header = ["Task Group"] + (["Promoted"] if canaries else []) + ["Desired"] + \
-        (["Canaries"] if canaries else []) + ["Placed", "Healthy", "Unhealthy", "Progress Deadline"]
-    rows = []
-    for name in sorted(groups):
-        s = groups[name] or {}
-        deadline = format_time(s.get("RequireProgressBy")) if s.get("ProgressDeadline") else ""
-        row = [name] + ([str(bool(s.get("Promoted"))).lower()] if canaries else []) + \
-            [str(s.get("DesiredTotal", 0))] + \
-            ([str(s.get("DesiredCanaries", 0))] if canaries else []) + \
-            [str(s.get("PlacedAllocs", 0)), str(s.get("HealthyAllocs", 0)),
-             str(s.get("UnhealthyAllocs", 0)), deadline or "N/A"]
-        rows.append(row)
-    return Table(header, rows)
-
-
 def job_status(job: dict[str, Any], summary: Optional[dict[str, Any]] = None,
                allocs: Optional[list[dict[str, Any]]] = None,
                evals: Optional[list[dict[str, Any]]] = None,
@@ -116,8 +89,9 @@ def job_status(job: dict[str, Any], summary: Optional[dict[str, Any]] = None,
         doc.section("Placement Failure", *blocks)
     if deployment is not None and job.get("Type") == "service":
         length = None if verbose else SHORT_ID
-        doc.section("Latest Deployment", deployment_kv(deployment, length))
-        doc.section("Deployed", deployed_table(deployment))
+        doc.section("Latest Deployment", deployment_kv(deployment, length, with_job=False))
+        if deployment.get("TaskGroups"):
+            doc.section("Deployed", deployed_table(deployment))
     doc.section("Allocations", alloc_list(allocs or [], verbose, now))
     return doc
 
@@ -143,9 +117,14 @@ def job_history(versions: list[dict[str, Any]], diffs: Optional[list[dict[str, A
             doc.add(Line(""))
         rows = [("Version", str(v.get("Version", 0))), ("Stable", _bool(v.get("Stable", False))),
                 ("Submit Date", format_time(v.get("SubmitTime")))]
-        doc.add(KV(rows))
-        if diffs is not None and i < len(diffs) and diffs[i]:
-            doc.add(Line("Diff ="), *job_diff_lines(diffs[i]))
+        diff = diffs[i] if diffs is not None and i < len(diffs) else None
+        if not diff:
+            doc.add(KV(rows))
+            continue
+        # Nomad puts the diff in the key/value block as "Diff|\n<diff>": the key is
+        # aligned with the others and the diff starts on the next line.
+        width = max(len(k) for k, _ in rows + [("Diff", "")])
+        doc.add(KV(rows), Line(f"{'Diff'.ljust(width)} ="), *job_diff_lines(diff))
     return doc
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..structs.trace import EvalTrace
-from ..structs import Allocation, Evaluation, Job, JobPlanResponse, Node
+from ..structs import Allocation, Deployment, Evaluation, Job, JobPlanResponse, Node
 from .allocation import alloc_status
+from .deployment import deployment_status
 from .document import KV, Document, Table
 from .evaluation import eval_status
 from .job import status_string
@@ -47,6 +48,7 @@ _DOCUMENTS: dict[type, Callable[[Any], Document]] = {
     Evaluation: lambda ev: eval_status(ev.to_api()),
     Allocation: lambda a: alloc_status(a.to_api()),
     Node: lambda n: node_status(n.to_api(), None),
+    Deployment: lambda d: deployment_status(d.to_api()),
     EvalTrace: _trace,
     JobPlanResponse: lambda plan: plan_output({k: v for k, v in plan.items() if k != "Trace"},
                                               plan.job_type),
@@ -70,9 +72,9 @@ def _repr_pretty_(self: Any, p: Any, cycle: bool) -> None:
 
 
 def install() -> None:
-    """Give Job, Evaluation, Allocation, Node and a plan their reprs (and EvalTrace, which
-    has its own HTML table, a text view)."""
-    for cls in (Job, Evaluation, Allocation, Node, JobPlanResponse):
+    """Give Job, Evaluation, Allocation, Node, Deployment and a plan their reprs (and
+    EvalTrace, which has its own HTML table, a text view)."""
+    for cls in (Job, Evaluation, Allocation, Node, Deployment, JobPlanResponse):
         cls._repr_html_ = _repr_html_  # type: ignore[attr-defined]
         cls._repr_pretty_ = _repr_pretty_  # type: ignore[attr-defined]
     EvalTrace._repr_pretty_ = _repr_pretty_  # type: ignore[attr-defined]

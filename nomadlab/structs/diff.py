@@ -20,6 +20,10 @@ IGNORED_JOB_FIELDS = {
 
 ADDED, DELETED, EDITED, NONE = "Added", "Deleted", "Edited", "None"
 
+#: Maps whose entries Nomad diffs as fields of their owner (``Env[RELEASE]``); every other
+#: nested object (Update, RestartPolicy, ...) is an object diff (``+/- Update {``).
+MAP_FIELDS = frozenset({"Meta", "Env", "Config"})
+
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
@@ -54,7 +58,7 @@ def _walk(old: dict, new: dict, contextual: bool, skip: frozenset[str] = frozens
             continue
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) or isinstance(b, dict):
-            if key in ("Meta", "Env", "Config") or _flat_map(a) and _flat_map(b):
+            if key in MAP_FIELDS:
                 fields.extend(_map_fields(key, a or {}, b or {}, contextual))
                 continue
             obj = _object(key, a, b, contextual)
@@ -77,10 +81,6 @@ def _walk(old: dict, new: dict, contextual: bool, skip: frozenset[str] = frozens
                 fields.append({"Type": kind, "Name": key, "Old": _text(a), "New": _text(b),
                                "Annotations": None})
     return fields, objects
-
-
-def _flat_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(not isinstance(v, (dict, list)) for v in value.values())
 
 
 def _map_fields(name: str, old: dict, new: dict, contextual: bool) -> list[dict]:

@@ -10,7 +10,9 @@ from .source import Source, read_source
 
 from .funnel import draw_funnel, draw_why_not, placement_funnel, why_not, why_not_table
 from .timeline import draw_timeline, timeline
+from .deployments import deployment_timeline, draw_deployment_timeline
 
 __all__ = ["read_source", "Source", "job_graph", "topology", "diff", "kind_counts", "draw",
            "draw_topology", "draw_diff", "placement_funnel", "why_not", "why_not_table",
-           "draw_funnel", "draw_why_not", "timeline", "draw_timeline"]
+           "draw_funnel", "draw_why_not", "timeline", "draw_timeline", "deployment_timeline",
+           "draw_deployment_timeline"]

@@ -15,18 +15,28 @@ from matplotlib.patches import Patch, Rectangle
 
 from .graphs import topology
 
+#: One colour per status, across kinds (an allocation and a deployment that are both
+#: "running" look alike; "running" and "successful" do not).
 STATUS_COLORS = {
-    "running": "#2ca02c", "ready": "#2ca02c", "successful": "#2ca02c",
-    "pending": "#9e9e9e", "initializing": "#9e9e9e", "unknown": "#9e9e9e",
-    "blocked": "#ff7f0e", "canceled": "#ff7f0e",
-    "complete": "#1f77b4", "dead": "#1f77b4",
-    "failed": "#d62728", "lost": "#d62728", "down": "#d62728",
+    "running": "#2ca02c", "ready": "#98df8a", "successful": "#00441b",
+    "pending": "#9e9e9e", "initializing": "#c7c7c7", "unknown": "#e377c2",
+    "blocked": "#ff7f0e", "canceled": "#ffbb78", "cancelled": "#ffbb78",
+    "paused": "#17becf",
+    "complete": "#1f77b4", "dead": "#aec7e8",
+    "failed": "#d62728", "lost": "#ff9896", "down": "#7f0000",
     "stop": "#333333", "disconnected": "#8c564b",
 }
 OTHER_COLOR = "#bcbd22"
+#: How far above its marker a label starts (layout units: a column spans -1..1).
+LABEL_OFFSET = 0.03
 EDGE_STYLES = {"replaces": ("#d62728", "dashed"), "next-eval": ("#ff7f0e", "dotted"),
-               "blocked-by": ("#ff7f0e", "dashed")}
-_KIND_ORDER = ["job", "job-version", "taskgroup", "eval", "alloc", "alloc-group", "node"]
+               "blocked-by": ("#ff7f0e", "dashed"), "canary": ("#9467bd", "dashdot"),
+               "promoted": ("#9467bd", "solid")}
+_KIND_ORDER = ["job", "job-version", "taskgroup", "eval", "deployment", "alloc", "alloc-group",
+               "node"]
+#: Deployments are drawn as diamonds, so a status shared with an evaluation or an
+#: allocation (running, failed, ...) keeps its one colour and the kind stays readable.
+_SHAPES = {"deployment": "D"}
 
 
 def _stable_layout(g: nx.DiGraph) -> dict:
@@ -59,25 +69,31 @@ def _stable_layout(g: nx.DiGraph) -> dict:
     return pos
 
 
-def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (12, 7)) -> Figure:
-    """The job graph, left to right: job and versions, evaluations, allocations, nodes."""
+def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (9, 6.5)) -> Figure:
+    """The job graph, left to right: job and versions, evaluations and deployments
+    (diamonds), allocations, nodes."""
     fig = Figure(figsize=figsize)
     ax = fig.add_subplot()
     ax.set_axis_off()
     if g.number_of_nodes() == 0:
         return fig
     pos = _stable_layout(g)
-    colors = [STATUS_COLORS.get(g.nodes[k]["status"], OTHER_COLOR) for k in g.nodes]
-    sizes = [300 + 40 * min(g.nodes[k].get("count", 1), 20)
-             if g.nodes[k]["kind"] == "alloc-group" else 300 for k in g.nodes]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=sizes,
-                           edgecolors="black", linewidths=0.5)
+    for shape in sorted({_SHAPES.get(g.nodes[k]["kind"], "o") for k in g.nodes}):
+        keys = [k for k in g.nodes if _SHAPES.get(g.nodes[k]["kind"], "o") == shape]
+        colors = [STATUS_COLORS.get(g.nodes[k]["status"], OTHER_COLOR) for k in keys]
+        sizes = [300 + 40 * min(g.nodes[k].get("count", 1), 20)
+                 if g.nodes[k]["kind"] == "alloc-group" else 300 for k in keys]
+        nx.draw_networkx_nodes(g, pos, ax=ax, nodelist=keys, node_color=colors,
+                               node_size=sizes, node_shape=shape, edgecolors="black",
+                               linewidths=0.5)
     for relation in sorted({r for _, _, r in g.edges(data="relation")}):
         color, style = EDGE_STYLES.get(relation, ("#777777", "solid"))
         edges = [(u, v) for u, v, r in g.edges(data="relation") if r == relation]
         nx.draw_networkx_edges(g, pos, ax=ax, edgelist=edges, edge_color=color, style=style,
                                arrows=True, arrowsize=8, node_size=300, width=0.8)
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=7,
+    # labels sit above their marker, clear of it
+    above = {k: (x, y + LABEL_OFFSET) for k, (x, y) in pos.items()}
+    nx.draw_networkx_labels(g, above, ax=ax, font_size=9,
                             labels={k: g.nodes[k]["label"] for k in g.nodes},
                             verticalalignment="bottom")
     shown = sorted({g.nodes[k]["status"] for k in g.nodes})
@@ -85,11 +101,13 @@ def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (12, 7)) -> Figure:
     handles += [Line2D([], [], color=c, linestyle=s, label=r)
                 for r, (c, s) in EDGE_STYLES.items()
                 if any(rel == r for _, _, rel in g.edges(data="relation"))]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
     title = f'job "{g.graph.get("job_id", "")}"'
     if g.graph.get("index") is not None:
         title += f' at index {g.graph["index"]}'
-    ax.set_title(title + "   (job | evaluations | allocations | nodes)")
+    middle = "evaluations, deployments" if any(
+        kind == "deployment" for _, kind in g.nodes(data="kind")) else "evaluations"
+    ax.set_title(f"{title}   (job | {middle} | allocations | nodes)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -11,12 +11,12 @@ from typing import Any, Optional
 
 import networkx as nx
 
-from ..structs import Allocation, Evaluation, Job
+from ..structs import Allocation, Deployment, Evaluation, Job
 from .source import read_source
 
 GROUP_ALLOCS_OVER = 40
-LAYERS = {"job": 0, "job-version": 0, "taskgroup": 0, "eval": 1, "alloc": 2,
-          "alloc-group": 2, "node": 3}
+LAYERS = {"job": 0, "job-version": 0, "taskgroup": 0, "eval": 1, "deployment": 1,
+          "alloc": 2, "alloc-group": 2, "node": 3}
 
 
 def _short(ident: str) -> str:
@@ -45,7 +45,9 @@ def _version_of(ev: Evaluation, versions: list[Job]) -> Optional[Job]:
 
 
 def job_graph(c: Any, job_id: str, index: Optional[int] = None) -> nx.DiGraph:
-    """Job -> versions -> evaluations -> allocations -> nodes, as Nomad links them.
+    """Job -> versions -> evaluations -> allocations -> nodes, as Nomad links them, and
+    each version's deployment (version -> deployment -> its canaries, ``canary`` until
+    the group is promoted, then ``promoted``).
 
     Node keys are ``"<kind>:<id>"``; attributes ``kind, id, label, status, layer``.  Past
     ``GROUP_ALLOCS_OVER`` allocations, they are grouped per (node, status) into
@@ -109,9 +111,11 @@ def job_graph(c: Any, job_id: str, index: Optional[int] = None) -> nx.DiGraph:
             g.nodes[key]["count"] += 1
             g.nodes[key]["label"] = f"{g.nodes[key]['node_name']} {status} x{g.nodes[key]['count']}"
         else:
-            key = add("alloc", a.id, f"{a.name} {_short(a.id)}", status,
-                      client_status=a.client_status, desired_status=a.desired_status,
-                      node_id=a.node_id, job_version=_job_version(a))
+            canary = a.deployment_status is not None and a.deployment_status.canary
+            key = add("alloc", a.id, f"{a.name} {_short(a.id)}" + (" canary" if canary else ""),
+                      status, client_status=a.client_status, desired_status=a.desired_status,
+                      node_id=a.node_id, job_version=_job_version(a), canary=canary,
+                      deployment_id=a.deployment_id)
         alloc_key[a.id] = key
         if a.eval_id in eval_ids:
             _count_edge(g, f"eval:{a.eval_id}", key, "created")
@@ -121,7 +125,26 @@ def job_graph(c: Any, job_id: str, index: Optional[int] = None) -> nx.DiGraph:
         prev = alloc_key.get(a.previous_allocation)
         if prev is not None and prev != alloc_key[a.id]:
             _count_edge(g, alloc_key[a.id], prev, "replaces")
+    _add_deployments(g, src.deployments(job_id), version_keys, alloc_key)
     return g
+
+
+def _add_deployments(g: nx.DiGraph, deployments: list[Deployment], version_keys: dict[int, str],
+                     alloc_key: dict[str, str]) -> None:
+    """Each deployment under the version it rolls out, with an edge to each of its
+    canaries: ``canary`` while the group waits for promotion, ``promoted`` after."""
+    for d in deployments:
+        key = f"deployment:{d.id}"
+        g.add_node(key, kind="deployment", id=d.id, label=f"deploy {_short(d.id)}",
+                   status=d.status, layer=LAYERS["deployment"], job_version=d.job_version,
+                   description=d.status_description)
+        if d.job_version in version_keys:
+            g.add_edge(version_keys[d.job_version], key, relation="deployed")
+        for state in d.task_groups.values():
+            relation = "promoted" if state.promoted else "canary"
+            for alloc_id in state.placed_canaries:
+                if alloc_id in alloc_key:
+                    _count_edge(g, key, alloc_key[alloc_id], relation)
 
 
 def _count_edge(g: nx.DiGraph, u: str, v: str, relation: str) -> None:

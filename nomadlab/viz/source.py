@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..structs import Allocation, Evaluation, Job, Node
+from ..structs import Allocation, Deployment, Evaluation, Job, Node
 
 DEFAULT_NAMESPACE = "default"
 
@@ -14,7 +14,8 @@ class Source:
     """Read-only view with the agent's read methods, over any state the builders accept."""
 
     def __init__(self, jobs: list[Job], evals: list[Evaluation], allocs: list[Allocation],
-                 nodes: list[Node], index: Optional[int] = None) -> None:
+                 nodes: list[Node], index: Optional[int] = None,
+                 deployments: Optional[list[Deployment]] = None) -> None:
         self._versions: dict[str, list[Job]] = {}
         for job in jobs:
             self._versions.setdefault(job.id, []).append(job)
@@ -23,6 +24,7 @@ class Source:
         self._evals = evals
         self._allocs = allocs
         self._nodes = nodes
+        self._deployments = sorted(deployments or [], key=lambda d: d.create_index)
         self.index = index
 
     def jobs(self) -> list[Job]:
@@ -46,22 +48,29 @@ class Source:
     def nodes(self) -> list[Node]:
         return list(self._nodes)
 
+    def deployments(self, job_id: Optional[str] = None) -> list[Deployment]:
+        """Oldest first."""
+        return [d for d in self._deployments if job_id is None or d.job_id == job_id]
+
 
 def _from_state(state: Any) -> Source:
     # The kept versions are copies from when each was registered; the job itself carries
     # what changed since (its status), so it stands in for its own version.
     jobs = [j if v.version == j.version else v
             for j in state.jobs() for v in (state.job_versions(j.namespace, j.id) or [j])]
-    return Source(jobs, state.evals(), state.allocs(), state.nodes(), index=state.index)
+    return Source(jobs, state.evals(), state.allocs(), state.nodes(), index=state.index,
+                  deployments=state.deployments())
 
 
 def _from_api(data: dict) -> Source:
-    """``{"Jobs": [...], "Evaluations": [...], "Allocations": [...], "Nodes": [...]}``;
-    several entries of ``Jobs`` with one ID are that job's versions."""
+    """``{"Jobs": [...], "Evaluations": [...], "Allocations": [...], "Nodes": [...],
+    "Deployments": [...]}``; several entries of ``Jobs`` with one ID are that job's
+    versions."""
     return Source([Job.from_api(d) for d in data.get("Jobs", [])],
                   [Evaluation.from_api(d) for d in data.get("Evaluations", [])],
                   [Allocation.from_api(d) for d in data.get("Allocations", [])],
-                  [Node.from_api(d) for d in data.get("Nodes", [])])
+                  [Node.from_api(d) for d in data.get("Nodes", [])],
+                  deployments=[Deployment.from_api(d) for d in data.get("Deployments", [])])
 
 
 class _RemoteSource(Source):
@@ -108,6 +117,9 @@ class _RemoteSource(Source):
 
     def nodes(self) -> list[Node]:
         return self._once("nodes", None, self._remote.nodes)
+
+    def deployments(self, job_id: Optional[str] = None) -> list[Deployment]:
+        return self._once("deployments", job_id, lambda: self._remote.deployments(job_id))
 
 
 def _from_remote(remote: Any) -> Source:

@@ -15,10 +15,13 @@ from typing import Any, Optional
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .draw import STATUS_COLORS
+
 __all__ = ["Segment", "Timeline", "timeline", "draw_timeline"]
 
-STATUS_COLOURS = {"pending": "#9e9e9e", "running": "#2e7d32", "complete": "#1565c0",
-                  "failed": "#c62828", "lost": "#6a1b9a", "unknown": "#ff8f00"}
+#: The client statuses drawn, in the colours every picture uses for them.
+STATUS_COLOURS = {s: STATUS_COLORS[s] for s in ("pending", "running", "complete", "failed",
+                                                "lost", "unknown")}
 MARKED = {"Started": "^", "Restarting": "o", "Terminated": "v", "Killed": "x",
           "Not Restarting": "X", "Driver Failure": "*"}
 
@@ -106,7 +109,8 @@ def draw_timeline(c_or_timeline: Any, job_id: Optional[str] = None) -> Figure:
                                                                              job_id)
     names = {s.alloc_id: s.name for s in data.segments}
     rows = sorted({(s.node, s.name, s.alloc_id) for s in data.segments})
-    fig = Figure(figsize=(10, 1.2 + 0.35 * max(len(rows), 1)))
+    legend_height = 0.6 + 0.22 * (len(STATUS_COLOURS) + len(MARKED))  # all of it shows
+    fig = Figure(figsize=(9, max(1.2 + 0.35 * max(len(rows), 1), legend_height)))
     ax = fig.add_subplot(1, 1, 1)
     y = {alloc: i for i, (_node, _name, alloc) in enumerate(rows)}
     for s in data.segments:
@@ -124,6 +128,6 @@ def draw_timeline(c_or_timeline: Any, job_id: Optional[str] = None) -> Figure:
     handles = [Patch(color=col, label=st) for st, col in STATUS_COLOURS.items()]
     handles += [ax.plot([], [], marker=m, color="black", linestyle="none", label=k)[0]
                 for k, m in MARKED.items()]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     fig.tight_layout()
     return fig

@@ -192,7 +192,8 @@ def test_nodes_list_read_drain_eligibility_purge(cluster) -> None:
 
 def test_deployments_agent_status_regions_namespaces(cluster) -> None:
     agent, api = cluster
-    assert api.get("/v1/deployments").json() == []
+    listed = {d["ID"] for d in api.get("/v1/deployments").json()}
+    assert listed == {d.id for d in agent.deployments(namespace="*")}
     assert api.get("/v1/deployment/nope").status_code == 404
     me = api.get("/v1/agent/self").json()
     assert me["config"]["Server"]["Enabled"] is True and me["config"]["Region"] == "global"

@@ -56,13 +56,22 @@ def test_drain_a_node(client) -> None:
     agent, n = client
     agent.add_node("spare", cpu=2000, memory=2048)
     spare = next(node for node in n.nodes.get_nodes() if node["Name"] == "spare")
+    def drained() -> list[str]:
+        """The node's drain events, once the drainer found the empty node and completed
+        its drain."""
+        def complete() -> list[str]:
+            node = n.node.get_node(spare["ID"])
+            assert node["SchedulingEligibility"] == "ineligible"
+            events = [e["Message"] for e in node["Events"] if e["Subsystem"] == "Drain"]
+            return events if events[-1] == "Node drain complete" and not node["Drain"] else []
+        return eventually(complete, what="the drain to complete")
+
     n.node.drain_node_with_spec(spare["ID"], {"Deadline": 60_000_000_000})
-    node = n.node.get_node(spare["ID"])
-    assert node["Drain"] is True and node["SchedulingEligibility"] == "ineligible"
+    assert drained() == ["Node drain strategy set", "Node drain complete"]
     n.node.drain_node_with_spec(spare["ID"], None, mark_eligible=True)
-    assert n.node.get_node(spare["ID"])["Drain"] is False
+    assert n.node.get_node(spare["ID"])["SchedulingEligibility"] == "eligible"
     n.node.drain_node(spare["ID"], enable=True)             # the old form still sent
-    assert n.node.get_node(spare["ID"])["Drain"] is True
+    assert drained()[-2:] == ["Node drain strategy set", "Node drain complete"]
     n.node.drain_node(spare["ID"], enable=False)
     assert n.node.get_node(spare["ID"])["Drain"] is False
     n.node.eligible_node(spare["ID"], eligible=True)
@@ -100,3 +109,49 @@ def test_parse_status_agent_and_event_stream(client) -> None:
         stop.set()
     assert frame["Events"][0]["Topic"] == "Job"
     assert frame["Events"][0]["Key"] == "streamed-pn"
+
+
+MANUAL = SLEEPER.replace('group "g" {', 'group "g" {\n    update {\n      health_check = "manual"\n    }')
+
+
+def test_python_nomads_deployment_tests(client) -> None:
+    """python-nomad's tests/test_deployment.py, against a deployment of our own: read it,
+    fail it while it runs, then every other write refused as terminal, in Nomad's words."""
+    agent, n = client
+    n.job.register_job("pd", {"Job": job_api("pd", text=MANUAL % {"id": "pd", "count": 1})})
+    deployment = eventually(lambda: n.job.get_deployment("pd"), what="pd's deployment")
+    deployment_id = deployment["ID"]
+    assert deployment_id in [d["ID"] for d in n.deployments.get_deployments()]
+    assert [d["ID"] for d in n.deployments.get_deployments(deployment_id[:6])] == [deployment_id]
+    assert n.deployments.get_deployments(deployment_id, namespace="other") == []
+    assert n.deployment.get_deployment(deployment_id)["ID"] == deployment_id
+    assert n.deployment[deployment_id]["JobID"] == "pd"
+    assert deployment_id in n.deployment
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert missing not in n.deployment
+    with pytest.raises(KeyError):
+        n.deployment[missing]
+    allocs = eventually(lambda: n.deployment.get_deployment_allocations(deployment_id),
+                        what="pd's allocations")
+    assert isinstance(allocs[0], dict) and allocs[0]["JobID"] == "pd"
+    assert [d["ID"] for d in n.job.get_deployments("pd")] == [deployment_id]
+
+    failed = n.deployment.fail_deployment(deployment_id)
+    assert failed["EvalID"] and failed["RevertedJobVersion"] is None
+    assert n.deployment.get_deployment(deployment_id)["Status"] == "failed"
+    for call, message in (
+            (lambda: n.deployment.pause_deployment(deployment_id, False),
+             "can't resume terminal deployment"),
+            (lambda: n.deployment.promote_deployment_all(deployment_id),
+             "can't promote terminal deployment"),
+            (lambda: n.deployment.promote_deployment_groups(deployment_id),
+             "can't promote terminal deployment"),
+            (lambda: n.deployment.deployment_allocation_health(
+                deployment_id, unhealthy_allocations=[allocs[0]["ID"]]),
+             "can't set health of allocations for a terminal deployment"),
+            (lambda: n.deployment.fail_deployment(deployment_id),
+             "can't fail terminal deployment")):
+        with pytest.raises(exceptions.BaseNomadException) as caught:
+            call()
+        assert caught.value.nomad_resp.text == message
+    n.job.deregister_job("pd", purge=True)

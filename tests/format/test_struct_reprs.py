@@ -71,3 +71,15 @@ def test_a_plan_shows_as_nomad_job_plan_prints_it() -> None:
         assert "Scheduler dry-run:" in html and "2 create" in html
         too_big = c.plan(SPEC.replace("count = 2", "count = 200"))
         assert "WARNING: Failed to place all allocations." in pretty(too_big)
+
+
+def test_a_deployment_shows_as_nomad_deployment_status_prints_it() -> None:
+    from nomadlab.structs import Deployment, DeploymentState
+    d = Deployment(id="8c1b6f0e-1111-2222-3333-444455556666", job_id="web", job_version=3,
+                   status="running", status_description="Deployment is running",
+                   task_groups={"cache": DeploymentState(desired_total=3, placed_allocs=1)})
+    assert pretty(d) == ("ID          = 8c1b6f0e\nJob ID      = web\nJob Version = 3\n"
+                         "Status      = running\nDescription = Deployment is running\n\n"
+                         "Deployed\nTask Group  Desired  Placed  Healthy  Unhealthy\n"
+                         "cache       3        1       0        0")
+    assert "<table" in d._repr_html_() and "Deployed" in d._repr_html_()

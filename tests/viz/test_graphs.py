@@ -87,7 +87,8 @@ def test_job_graph_links_job_versions_evals_allocs_and_nodes(scenario) -> None:
     for u, v, r in g.edges(data="relation"):
         assert (g.nodes[u]["kind"], g.nodes[v]["kind"]) in {
             ("job", "job-version"), ("job-version", "taskgroup"), ("job-version", "eval"),
-            ("eval", "alloc"), ("alloc", "node"), ("alloc", "alloc"), ("eval", "eval")}, r
+            ("eval", "alloc"), ("alloc", "node"), ("alloc", "alloc"), ("eval", "eval"),
+            ("job-version", "deployment")}, r
     every_eval_triggered = {v for u, v, r in g.edges(data="relation") if r == "triggered"}
     assert every_eval_triggered == {f"eval:{e.id}" for e in c.evals("web")}
 
@@ -112,7 +113,8 @@ def api_json(state) -> dict:
                      for v in state.job_versions(j.namespace, j.id)],
             "Evaluations": [e.to_api() for e in state.evals()],
             "Allocations": [a.to_api() for a in state.allocs()],
-            "Nodes": [n.to_api() for n in state.nodes()]}
+            "Nodes": [n.to_api() for n in state.nodes()],
+            "Deployments": [d.to_api() for d in state.deployments()]}
 
 
 def test_api_json_gives_the_same_graph(scenario) -> None:
