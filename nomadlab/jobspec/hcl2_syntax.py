@@ -210,6 +210,7 @@ class _Parser:
         self.src = src
         self.pos = 0
         self.peeked: Optional[Token] = None
+        self.last_end = 0  # where the last consumed token ended: a re-scan starts there
         self.skip_newlines = [False]  # inside ( and [ newlines mean nothing
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", src)]
 
@@ -267,7 +268,7 @@ class _Parser:
     def next(self) -> Token:
         tok = self.peek()
         self.peeked = None
-        self.pos = tok.end
+        self.pos = self.last_end = tok.end
         return tok
 
     def accept(self, kind: str) -> Optional[Token]:
@@ -287,13 +288,13 @@ class _Parser:
     def push_newlines(self, skip: bool) -> None:
         self.skip_newlines.append(skip)
         if self.peeked is not None:  # re-scan under the new rule
-            self.pos = self.peeked.start
+            self.pos = self.last_end
             self.peeked = None
 
     def pop_newlines(self) -> None:
         self.skip_newlines.pop()
         if self.peeked is not None:
-            self.pos = self.peeked.start
+            self.pos = self.last_end
             self.peeked = None
 
     # -- bodies ----------------------------------------------------------------------------
@@ -647,7 +648,7 @@ class _Parser:
         parts, _ = self.template(tok.end, quoted=False, stop=content_end)
         if strip:
             parts = _dedent(parts)
-        self.pos = found.end()
+        self.pos = self.last_end = found.end()
         self.peeked = None
         return Template(*self.where(tok.start), tok.start, found.end(), parts=parts)
 
@@ -711,7 +712,7 @@ class _Parser:
                 if strip_before:
                     pos += 1
                 flush(strip_before)
-                self.pos, self.peeked = pos, None
+                self.pos, self.last_end, self.peeked = pos, pos, None
                 self.push_newlines(True)
                 try:
                     if directive:
@@ -736,7 +737,7 @@ class _Parser:
             kind, node, _ = stack[-1]
             raise HCL2SyntaxError(f"%{{ {kind} }} is never closed: a %{{ end{kind} }} is missing",
                                   node.line, node.column)
-        self.pos, self.peeked = pos, None
+        self.pos, self.last_end, self.peeked = pos, pos, None
         return top, pos
 
     def directive(self, keyword: Token, stack: list, outer: list) -> None:
