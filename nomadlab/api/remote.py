@@ -196,8 +196,10 @@ class Remote:
         try:
             data = self._get(f"/v1/job/{_path(job_id)}/submission", version=str(version),
                              **self._ns(namespace))
-        except NotFound:
-            return None
+        except APIError as err:
+            if err.status == 404:
+                return None
+            raise
         return JobSubmission.from_api(data) if data else None
 
     def job_summary(self, job_id: str, namespace: Optional[str] = None) -> JobSummary:
