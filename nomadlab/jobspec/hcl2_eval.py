@@ -181,11 +181,17 @@ def _literal(expr: syn.Literal, scope: Scope) -> Any:
 
 def _template(expr: syn.Template, scope: Scope) -> Any:
     parts = expr.parts
-    if len(parts) == 1 and isinstance(parts[0], syn.Expr) and \
-            not isinstance(parts[0], (syn.TemplateIf, syn.TemplateFor)):
-        value = evaluate(parts[0], scope)  # "${x}" alone keeps x's type, as HCL does
-        return value
+    if len(parts) == 1 and isinstance(parts[0], syn.Interpolation):
+        return _interpolate(parts[0], scope)  # "${x}" alone keeps x's type, as HCL does
     return "".join(_render(parts, scope))
+
+
+def _interpolate(part: syn.Interpolation, scope: Scope) -> Any:
+    """``${x}``; one naming a runtime variable stays exactly as written, spaces and all."""
+    if _unknown_root(part.inner, scope) is not None or (
+            isinstance(part.inner, syn.Variable) and part.inner.name not in scope.values):
+        return scope.source[part.start:part.end]
+    return evaluate(part.inner, scope)
 
 
 def _render(parts: list, scope: Scope) -> list[str]:
@@ -204,7 +210,7 @@ def _render(parts: list, scope: Scope) -> list[str]:
                     names[part.key_var] = key
                 out.extend(_render(part.body, scope.child(names)))
         else:
-            out.append(to_string(evaluate(part, scope), part))
+            out.append(to_string(_interpolate(part, scope), part))
     return out
 
 
@@ -423,5 +429,5 @@ _DISPATCH: dict[type, Callable[[Any, Scope], Any]] = {
     syn.GetAttr: _get_attr, syn.Index: _index, syn.Splat: _splat, syn.Call: _call,
     syn.TupleCons: _tuple, syn.ObjectCons: _object, syn.ForExpr: _for,
     syn.Conditional: _conditional, syn.Binary: _binary, syn.Unary: _unary,
-    syn.Parens: _parens,
+    syn.Parens: _parens, syn.Interpolation: _interpolate,
 }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 __all__ = ["HCL2SyntaxError", "parse_hcl2", "parse_expression", "Body", "Attribute", "Block",
-           "Expr", "Literal", "Template", "TemplateIf", "TemplateFor", "Variable", "GetAttr",
+           "Expr", "Literal", "Interpolation", "Template", "TemplateIf", "TemplateFor", "Variable", "GetAttr",
            "Index", "Splat", "Call", "TupleCons", "ObjectCons", "ForExpr", "Conditional",
            "Binary", "Unary", "Parens"]
 
@@ -61,6 +61,13 @@ class TemplateFor(Expr):
     value_var: str = ""
     collection: Expr = None  # type: ignore[assignment]
     body: list = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Interpolation(Expr):
+    """``${ inner }`` in a template; start/end cover the whole ``${...}`` as written."""
+
+    inner: Expr = None  # type: ignore[assignment]
 
 
 @dataclass(eq=False)
@@ -443,10 +450,12 @@ class _Parser:
                 if nxt.kind == "*":
                     self.next()
                     return self.splat(expr, attr_only=True)
-                if nxt.kind == "NUMBER" and nxt.text.isdigit():  # legacy index: list.0
-                    self.next()
-                    key = Literal(*self.where(nxt.start), nxt.start, nxt.end, value=int(nxt.text))
-                    expr = Index(expr.line, expr.column, expr.start, nxt.end, obj=expr, key=key)
+                if nxt.kind == "NUMBER" and re.fullmatch(r"\d+(\.\d+)?", nxt.text):
+                    self.next()  # legacy index: list.0 (and list.0.1, read as one number)
+                    for part in nxt.text.split("."):
+                        key = Literal(*self.where(nxt.start), nxt.start, nxt.end, value=int(part))
+                        expr = Index(expr.line, expr.column, expr.start, nxt.end, obj=expr,
+                                     key=key)
                     continue
                 name = self.expect("IDENT", "an attribute name after '.'")
                 expr = GetAttr(expr.line, expr.column, expr.start, name.end, obj=expr,
@@ -719,13 +728,17 @@ class _Parser:
                         keyword = self.expect("IDENT", "if, else, endif, for or endfor after %{")
                         self.directive(keyword, stack, current())
                     else:
-                        current().append(self.expression())
+                        inner = self.expression()
+                        current().append(Interpolation(inner.line, inner.column, pos - 2 -
+                                                       strip_before, 0, inner=inner))
                     strip_after = bool(self.accept("~"))
                     close = self.expect("}", "'}' to close %{" if directive else
                                         "'}' to close ${")
                 finally:
                     self.pop_newlines()
                 pos = close.end
+                if not directive:
+                    current()[-1].end = pos
                 if strip_after:
                     while pos < limit and src[pos] in " \t\r\n":
                         pos += 1
