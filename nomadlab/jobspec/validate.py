@@ -425,7 +425,8 @@ def _constraint(constraint: Constraint, path: Path, add: Any) -> None:
                                   f"{', '.join(CONSTRAINT_OPERANDS)}"))
         return
     _targets(constraint, operand, path, add)
-    if operand == "distinct_hosts" and (constraint.ltarget or constraint.rtarget):
+    if operand == "distinct_hosts" and constraint.ltarget:
+        # RTarget may be "true"/"false": HCL2 writes operator = "distinct_hosts", value = ...
         add((path, "Distinct hosts constraint doesn't allow left and right hand side targets"))
     if operand == "distinct_property":
         if not constraint.ltarget:
