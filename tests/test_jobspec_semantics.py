@@ -31,10 +31,12 @@ def test_nested_config_blocks_are_lists_like_nomads_block_list() -> None:
                         "mount": [{"type": "bind"}, {"type": "tmpfs"}], "labels": {"a": "b"}}
 
 
-def test_distinct_hosts_false_drops_the_constraint() -> None:
-    job = nl.parse_job('job "j" {\n constraint { distinct_hosts = false }\n group "g" {\n'
-                       ' task "t" { driver = "exec" }\n }\n}\n')
-    assert job.constraints == []
+def test_distinct_hosts_false_drops_the_constraint_in_hcl1_only() -> None:
+    text = ('job "j" {\n constraint { distinct_hosts = false }\n group "g" {\n'
+            ' task "t" { driver = "exec" }\n }\n}\n')
+    assert nl.parse_job(text, hcl1=True).constraints == []
+    kept = nl.parse_job(text).constraints  # HCL2 (jobspec2) keeps it, RTarget "false"
+    assert [(c.operand, c.ltarget, c.rtarget) for c in kept] == [("distinct_hosts", "", "false")]
 
 
 def test_disconnect_volume_mount_and_check_restart_defaults() -> None:

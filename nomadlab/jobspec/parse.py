@@ -125,7 +125,7 @@ def _parse_hcl(text: str, filename: Optional[str]) -> Job:
         body = parse_hcl(text)
     except HCLSyntaxError as err:
         raise JobSpecError([Problem(err.message, err.line, err.column)], text, filename) from None
-    return _decode(body, text, filename)
+    return _decode(body, text, filename, hcl2=False)
 
 
 def _parse_hcl2(text: str, filename: Optional[str], inputs: VariableInputs,
@@ -137,11 +137,11 @@ def _parse_hcl2(text: str, filename: Optional[str], inputs: VariableInputs,
         raise JobSpecError([Problem(err.message, err.line, err.column)], text, filename) from None
     except HCL2Problems as err:
         raise JobSpecError(err.problems, text, filename) from None
-    return _decode(body, text, filename)
+    return _decode(body, text, filename, hcl2=True)
 
 
-def _decode(body: Body, text: str, filename: Optional[str]) -> Job:
-    decoder = Decoder()
+def _decode(body: Body, text: str, filename: Optional[str], hcl2: bool) -> Job:
+    decoder = Decoder(hcl2)
     data = decoder.decode(body)
     problems = [_problem(data or {}, path, message, decoder.positions, position)
                 for position, path, message in decoder.problems]
