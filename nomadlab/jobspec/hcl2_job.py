@@ -129,7 +129,9 @@ class _Reader:
         out = Body()
         scope = self.scope()
         for job in jobs:
-            out.append(self.block(job, scope, ""))
+            item = self.block(job, scope, "")
+            item.value = _tasks_as_groups(item.value)
+            out.append(item)
         if self.problems:
             raise HCL2Problems(self.problems)
         return out
@@ -449,6 +451,24 @@ class _Reader:
             out.append(Item(Key(kind, line, column), self.body(contents[0].body, inner, path),
                             labels, is_block=True))
         return out
+
+
+def _tasks_as_groups(job: Body) -> Body:
+    """A ``task`` written directly in the job runs in a group of its own name, after the
+    job's groups, as Nomad's jobspec2 makes it (``normalizeJob``)."""
+    out = Body()
+    out.line, out.column = job.line, job.column
+    wrapped = []
+    for item in job:
+        if str(item.key) == "task" and item.is_block and len(item.labels) == 1:
+            group = Body([item])
+            group.line, group.column = item.line, item.column
+            wrapped.append(Item(Key("group", item.line, item.column), group, [item.labels[0]],
+                                is_block=True))
+        else:
+            out.append(item)
+    out.extend(wrapped)
+    return out
 
 
 def _tree(value: Any, key: Key) -> Any:
