@@ -25,7 +25,8 @@ SPECS = sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".nomad", ".hcl"
 def _parse(name: str) -> nl.Job:
     want = EXPECTED[name]
     text = (CORPUS / name).read_text(encoding="utf-8")
-    return nl.parse_job(text, name, variables=want.get("vars"))
+    files = [CORPUS / f for f in want.get("var_files", [])]
+    return nl.parse_job(text, name, variables=want.get("vars"), var_files=files)
 
 
 def _at(data: Any, dotted: str) -> Any:
