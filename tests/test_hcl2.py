@@ -195,7 +195,7 @@ def test_variable_problems_say_what_and_where() -> None:
                             'does not declare. Did you mean "replicas"?')]
     found = problems(SPEC.replace("var.image", "var.imag"), variables={"replicas": "1"})
     assert found == [(46, 'var.imag is not declared: add variable "imag" { ... } to the job '
-                          'spec; did you mean "image"?')]
+                          'spec; did you mean "image"? (var.image is defined on line 2)')]
     found = problems(SPEC.replace("upper", "x").replace('"${local.prefix}-web"',
                                                          'uper("web")'), variables={"replicas": 1})
     assert found == [(22, "there is no function named uper(); did you mean upper()?")]

@@ -279,6 +279,10 @@ def _missing(expr: syn.Expr, name: str, obj: dict, scope: Scope) -> str:
     root = expr.obj if isinstance(expr, (syn.GetAttr, syn.Index)) else None
     close = difflib.get_close_matches(name, [str(k) for k in obj], n=1, cutoff=0.6)
     hint = f'; did you mean "{close[0]}"?' if close else ""
+    if isinstance(root, syn.Variable) and close:
+        line = scope.declared.get(root.name, {}).get(close[0])
+        if line:
+            hint += f" ({root.name}.{close[0]} is defined on line {line})"
     if isinstance(root, syn.Variable) and root.name in ("var", "local"):
         if root.name == "var":
             return (f'var.{name} is not declared: add variable "{name}" {{ ... }} to the job '

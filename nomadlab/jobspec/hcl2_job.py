@@ -88,8 +88,11 @@ class _Reader:
         self.problems.append(Problem(message, line, column, path))
 
     def scope(self, source: Optional[str] = None) -> Scope:
+        declared = {"var": {n: d.line for n, d in self.variables.items()},
+                    "local": dict(self.local_lines)}
         return Scope({"var": {n: d.value for n, d in self.variables.items()},
-                      "local": dict(self.locals)}, self.functions, source or self.source)
+                      "local": dict(self.locals)}, self.functions, source or self.source,
+                     declared)
 
     # -- the file ----------------------------------------------------------------------------
 

@@ -386,9 +386,8 @@ class _Parser:
                     f"after '{{' and each attribute of {name.text} on its own line (HCL2 reads "
                     f"`{name.text} {{ a = 1 b = 2 }}` as an error)", self.peek().start)
             body = Body([attr], source=self.src)
-        closing = self.expect("}")
+        self.expect("}")
         body.line, body.column = self.where(opening.start)
-        del closing
         self.end_of_item(f"the block {name.text}")
         return Block(name.text, labels, body, line, column)
 
