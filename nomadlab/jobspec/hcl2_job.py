@@ -477,7 +477,8 @@ def _tasks_as_groups(job: Body) -> Body:
 def _tree(value: Any, key: Key) -> Any:
     """An evaluated value in the shape the decoder reads: objects become bodies."""
     if isinstance(value, dict):
-        body = Body(Item(Key(str(k), key.line, key.column), _tree(v, key)) for k, v in value.items())
+        body = Body(Item(Key(str(k), key.line, key.column), _tree(v, key))
+                    for k, v in value.items())
         body.line, body.column = key.line, key.column
         return body
     if isinstance(value, list):

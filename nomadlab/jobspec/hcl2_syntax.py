@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 __all__ = ["HCL2SyntaxError", "parse_hcl2", "parse_expression", "Body", "Attribute", "Block",
-           "Expr", "Literal", "Interpolation", "Template", "TemplateIf", "TemplateFor", "Variable", "GetAttr",
+           "Expr", "Literal", "Interpolation", "Template", "TemplateIf", "TemplateFor",
+           "Variable", "GetAttr",
            "Index", "Splat", "Call", "TupleCons", "ObjectCons", "ForExpr", "Conditional",
            "Binary", "Unary", "Parens"]
 
@@ -595,7 +596,8 @@ class _Parser:
                     key = Literal(key.line, key.column, key.start, key.end, value=key.name)
                 sep = self.peek()
                 if sep.kind not in ("=", ":"):
-                    raise self.unexpected(sep, f"'=' after the key {self.src[key_tok.start:key.end]}")
+                    written = self.src[key_tok.start:key.end]
+                    raise self.unexpected(sep, f"'=' after the key {written}")
                 self.next()
                 value = self.expression()
                 items.append((key, value))
