@@ -17,9 +17,8 @@ from typing import Any, Optional, Union
 
 __all__ = ["HCL2SyntaxError", "parse_hcl2", "parse_expression", "Body", "Attribute", "Block",
            "Expr", "Literal", "Interpolation", "Template", "TemplateIf", "TemplateFor",
-           "Variable", "GetAttr",
-           "Index", "Splat", "Call", "TupleCons", "ObjectCons", "ForExpr", "Conditional",
-           "Binary", "Unary", "Parens"]
+           "Variable", "GetAttr", "Index", "Splat", "Call", "TupleCons", "ObjectCons",
+           "ForExpr", "Conditional", "Binary", "Unary", "Parens"]
 
 
 @dataclass
