@@ -23,6 +23,7 @@ from .client.identity import load_agent_id
 from .client.fingerprint import host_cpu_mhz, host_memory_mb
 from . import prefix
 from .jobspec import parse_job
+from .jobspec.submission import JobSubmission
 from .scheduler.constraints import explain_constraint
 from .cluster import AgentInfo, ClusterView, JobInput
 from .errors import Invalid
@@ -460,16 +461,20 @@ class Agent:
             return job_from_api(job_or_text)
         return parse_job(job_or_text)
 
-    def submit(self, job_or_text: JobInput,
-               enforce_index: Optional[int] = None) -> Evaluation:
+    def submit(self, job_or_text: JobInput, enforce_index: Optional[int] = None,
+               submission: Optional[JobSubmission] = None) -> Evaluation:
         """Register a job (a Job, HCL/JSON text or API dict); returns its evaluation.
 
         ``enforce_index``: register only if the job's JobModifyIndex is still this (0: only
         a new job), as ``nomad job run -check-index`` does after a ``job plan``.
+        ``submission``: the spec's source and variables, kept with the version (text
+        given here is kept as its own submission).
         """
         job = self._job(job_or_text)
+        if submission is None and isinstance(job_or_text, str):
+            submission = JobSubmission.of(job_or_text)
         self._authorize("submit-job", job.namespace)
-        ev = self.server.register_job(job, enforce_index=enforce_index)
+        ev = self.server.register_job(job, enforce_index=enforce_index, submission=submission)
         self._poke()
         return ev
 
@@ -587,6 +592,14 @@ class Agent:
     def job_summary(self, job_id: str, namespace: Optional[str] = None) -> JobSummary:
         """Per group, how many allocations are queued, starting, running, complete, ..."""
         return self.at().job_summary(job_id, namespace)
+
+    def job_submission(self, job_id: str, version: Optional[int] = None,
+                       namespace: Optional[str] = None) -> Optional[JobSubmission]:
+        """The source a version (default: the latest) was submitted with; None if it was
+        registered as a Job built in Python (``nomad job inspect``'s submission)."""
+        job = self.job(job_id, namespace)
+        return self.server.state.job_submission(job.namespace, job.id,
+                                                job.version if version is None else version)
 
     def evals(self, job_id: Optional[str] = None,
               namespace: Optional[str] = None) -> list[Evaluation]:

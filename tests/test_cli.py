@@ -57,7 +57,7 @@ def test_job_validate_prints_every_problem_with_line_and_caret(tmp_path: Path) -
 
 def test_job_validate_reads_stdin_and_reports_missing_files(tmp_path: Path) -> None:
     ok = run("job", "validate", "-", cwd=tmp_path,
-             stdin='job "x" { group "g" { task "t" { driver = "exec" } } }')
+             stdin='job "x" {\n group "g" {\n task "t" {\n driver = "exec"\n }\n }\n}\n')
     assert ok.returncode == 0
     missing = run("job", "validate", "nope.hcl", cwd=tmp_path)
     assert missing.returncode == 1 and "nope.hcl" in missing.stderr

@@ -184,7 +184,7 @@ def test_constraint_shorthands_become_operands() -> None:
         "${attr.os.version} semver >= 22.4.0",
         "${node.unique.name} regexp ^worker-\\d+$",
         "${meta.features} set_contains ssd,avx2",
-        "distinct_hosts",
+        "distinct_hosts true",
         "${meta.rack} distinct_property 2",
     ]
 

@@ -19,7 +19,7 @@ def test_heredoc_keeps_its_final_newline_and_flush_heredoc_drops_indentation() -
 
 
 def test_string_escapes_and_literal_interpolation() -> None:
-    t = task_of(r'env { A = "a\nb\t\"c\" \\n \u00e9" B = "$${HOME} ${NOMAD_TASK_DIR}" }')
+    t = task_of('env {\n' r' A = "a\nb\t\"c\" \\n \u00e9"' '\n B = "$${HOME} ${NOMAD_TASK_DIR}"\n}')
     assert t.env["A"] == 'a\nb\t"c" \\n é'
     assert t.env["B"] == "${HOME} ${NOMAD_TASK_DIR}"
 
@@ -31,15 +31,17 @@ def test_nested_config_blocks_are_lists_like_nomads_block_list() -> None:
                         "mount": [{"type": "bind"}, {"type": "tmpfs"}], "labels": {"a": "b"}}
 
 
-def test_distinct_hosts_false_drops_the_constraint() -> None:
-    job = nl.parse_job('job "j" {\n constraint { distinct_hosts = false }\n group "g" {\n'
-                       ' task "t" { driver = "exec" }\n }\n}\n')
-    assert job.constraints == []
+def test_distinct_hosts_false_drops_the_constraint_in_hcl1_only() -> None:
+    text = ('job "j" {\n constraint { distinct_hosts = false }\n group "g" {\n'
+            ' task "t" { driver = "exec" }\n }\n}\n')
+    assert nl.parse_job(text, hcl1=True).constraints == []
+    kept = nl.parse_job(text).constraints  # HCL2 (jobspec2) keeps it, RTarget "false"
+    assert [(c.operand, c.ltarget, c.rtarget) for c in kept] == [("distinct_hosts", "", "false")]
 
 
 def test_disconnect_volume_mount_and_check_restart_defaults() -> None:
     group_hcl = ('disconnect { lost_after = "1h" }\n volume "data" {\n type = "host"\n'
-                 ' source = "data"\n }\n network { port "http" {} }\n'
+                 ' source = "data"\n }\n network {\n port "http" {}\n }\n'
                  ' service {\n port = "http"\n check_restart { limit = 3 }\n'
                  ' check {\n type = "tcp"\n interval = "10s"\n timeout = "2s"\n'
                  ' check_restart { grace = "20s" }\n }\n }')
@@ -55,7 +57,7 @@ def test_disconnect_volume_mount_and_check_restart_defaults() -> None:
 
 
 def test_whole_floats_in_maps_are_written_like_go() -> None:
-    assert task_of('meta { big = 1e3\n ratio = 0.5 }').meta == {"big": "1000", "ratio": "0.5"}
+    assert task_of('meta {\n big = 1e3\n ratio = 0.5\n}').meta == {"big": "1000", "ratio": "0.5"}
 
 
 def test_file_artifact_default_destination_is_gos_path_base() -> None:

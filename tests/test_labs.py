@@ -143,8 +143,8 @@ run_batch(my_spec)
 '''),
     "06": ('seen_alloc_id = ""', '''
 start = c.index + 1
-api_job = nl.parse_job(\'job "api-hello" { group "g" { task "t" { driver = "exec" \'
-                       \'config { command = "sleep" args = ["300"] } } } }\').to_api()
+api_job = nl.parse_job(\'job "api-hello" {\\n group "g" {\\n task "t" {\\n driver = "exec"\\n\'
+                       \'config {\\n command = "sleep"\\n args = ["300"]\\n }\\n }\\n }\\n}\').to_api()
 n.jobs.register_job({"Job": api_job})
 events = read_events("Allocation:api-hello", start,
                      lambda e: e["Payload"]["Allocation"]["ClientStatus"] == "running")

@@ -53,8 +53,11 @@ class Shape:
 
 _WRITE = {"Region": "string", "Namespace": "string", "SecretID": "string"}
 
+JOB_SUBMISSION = Shape("api.JobSubmission", {
+    "Source": "string", "Format": "string", "VariableFlags": "map[string]string",
+    "Variables": "string"})
 JOB_REGISTER = Shape("api.JobRegisterRequest", {
-    "Job": Job, "EnforceIndex": "bool", "JobModifyIndex": "uint64", "PolicyOverride": "bool",
+    "Job": Job, "Submission": JOB_SUBMISSION, "EnforceIndex": "bool", "JobModifyIndex": "uint64", "PolicyOverride": "bool",
     "PreserveCounts": "bool", "EvalPriority": "int", **_WRITE})
 JOB_PLAN = Shape("api.JobPlanRequest", {
     "Job": Job, "Diff": "bool", "PolicyOverride": "bool", **_WRITE})

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..cluster import ClusterView
 from ..jobspec import JobSpecError, job_from_api, parse_job
+from ..jobspec.submission import JobSubmission
 from ..structs.diff import job_diff
 from ..structs import Evaluation, Job
 from ..jobspec.validate import MAX_COUNT, count_problem
@@ -74,6 +75,23 @@ def job_versions(request: Request, snapshot: Any) -> tuple[Any, int]:
         body["Diffs"] = [job_diff(older.to_api(), newer.to_api())
                          for newer, older in zip(versions, versions[1:], strict=False)]
     return body, snapshot.table_index("job_versions")
+
+
+@read("GET /v1/job/{job*}/submission")
+def job_submission(request: Request, snapshot: Any) -> tuple[Any, int]:
+    """The source a version was submitted with (``?version=N``), as Nomad keeps it."""
+    job = _job(snapshot, request)
+    raw = request.arg("version")
+    try:
+        version = int(raw) if raw else job.version
+    except ValueError:
+        raise HTTPError(400, f"Failed to parse value of {raw!r} as version: "
+                             "not an integer") from None
+    submission = snapshot.job_submission(job.namespace, job.id, version)
+    if submission is None:
+        raise HTTPError(404, "job source not found")
+    return (submission.to_api(job.namespace, job.id, version, job.job_modify_index),
+            snapshot.table_index("job_submissions"))
 
 
 @read("GET /v1/job/{job*}/summary")
@@ -170,7 +188,8 @@ def _register(request: Request, cluster: "LocalCluster", name: Optional[str]) ->
             for group in job.task_groups:
                 if group.name in counts:
                     group.count = counts[group.name]
-    ev = cluster.submit(job, enforce_index=enforce)
+    submission = JobSubmission.from_api(body["Submission"]) if body.get("Submission") else None
+    ev = cluster.submit(job, enforce_index=enforce, submission=submission)
     stored = cluster.snapshot().job(job.namespace or "default", job.id)
     assert stored is not None
     return _register_reply(cluster, ev, stored)
@@ -187,7 +206,9 @@ def parse(request: Request, cluster: "LocalCluster") -> Reply:
     if not isinstance(body, dict) or not isinstance(body.get("JobHCL"), str) \
             or not body["JobHCL"].strip():
         raise HTTPError(400, "Job spec is empty")
-    return Reply(parse_job(body["JobHCL"]).to_api())
+    variables = body.get("Variables") or None
+    return Reply(parse_job(body["JobHCL"], hcl1=bool(body.get("HCLv1")),
+                           var_text=variables).to_api())
 
 
 @handle("PUT|POST /v1/validate/job")

@@ -23,6 +23,7 @@ from ..errors import Invalid, NotFound
 from ..structs import (Allocation, CheckQueryResult, Deployment, Evaluation, Job,
                        JobPlanResponse, JobSummary, Node, ServiceRegistration)
 from ..server.events import Event
+from ..jobspec.submission import JobSubmission
 from ..structs import Identity, SchedulerConfig
 from .client import APIError, Client, NomadError
 
@@ -191,6 +192,20 @@ class Remote:
         versions = [Job.from_api(v) for v in data.get("Versions") or []]
         return sorted(versions, key=lambda j: j.version, reverse=True)
 
+    def job_submission(self, job_id: str, version: Optional[int] = None,
+                       namespace: Optional[str] = None) -> Optional[JobSubmission]:
+        """``GET /v1/job/:id/submission?version=N``: the source a version was run from."""
+        if version is None:
+            version = self.job(job_id, namespace).version
+        try:
+            data = self._get(f"/v1/job/{_path(job_id)}/submission", version=str(version),
+                             **self._ns(namespace))
+        except APIError as err:
+            if err.status == 404:
+                return None
+            raise
+        return JobSubmission.from_api(data) if data else None
+
     def job_summary(self, job_id: str, namespace: Optional[str] = None) -> JobSummary:
         """Per group, how many allocations are queued, starting, running, complete, ..."""
         return JobSummary.from_api(
@@ -318,12 +333,17 @@ class Remote:
         from ..jobspec import parse_job
         return parse_job(job_or_text).to_api()
 
-    def submit(self, job_or_text: Union[Job, str, dict],
-               enforce_index: Optional[int] = None) -> Optional[Evaluation]:
+    def submit(self, job_or_text: Union[Job, str, dict], enforce_index: Optional[int] = None,
+               submission: Optional[JobSubmission] = None) -> Optional[Evaluation]:
         """Register the job; its evaluation (None for periodic and parameterized jobs,
-        which the cluster launches later).  ``enforce_index`` as ``-check-index``."""
+        which the cluster launches later).  ``enforce_index`` as ``-check-index``;
+        ``submission`` (the source, as ``nomad job run`` sends it) is kept with the job."""
         job = self._job_json(job_or_text)
+        if submission is None and isinstance(job_or_text, str):
+            submission = JobSubmission.of(job_or_text)
         body: dict[str, Any] = {"Job": job}
+        if submission is not None:
+            body["Submission"] = submission.to_api()
         if enforce_index is not None:
             body.update(EnforceIndex=True, JobModifyIndex=enforce_index)
         resp = self.client.request("PUT", "/v1/jobs", self._ns(job.get("Namespace")),

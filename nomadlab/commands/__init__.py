@@ -31,6 +31,15 @@ def _flag(p: Parser, name: str, help: str) -> None:
     p.add_argument(f"-{name}", dest=name.replace("-", "_"), action="store_true", help=help)
 
 
+def _spec_flags(p: Parser) -> None:
+    """``-var``, ``-var-file`` and ``-hcl1``: how ``job run|plan|validate`` read a spec."""
+    p.add_argument("-var", dest="var", action="append", default=[], metavar="KEY=VALUE",
+                   help="Set an HCL2 input variable (repeatable)")
+    p.add_argument("-var-file", dest="var_file", action="append", default=[], metavar="FILE",
+                   help="Read HCL2 input variables from a file, HCL or JSON (repeatable)")
+    _flag(p, "hcl1", "Parse the job file as HCL1 (the HCL2 parser is the default)")
+
+
 def parser() -> Parser:
     """Every command and its flags, spelled as ``nomad`` spells them."""
     root = Parser(prog="nomadlab")
@@ -47,10 +56,12 @@ def parser() -> Parser:
     _flag(p, "verbose", "Full IDs")
     p.add_argument("-check-index", dest="check_index", type=int, default=None,
                    help="Run only if the job's modify index is still this (from job plan)")
+    _spec_flags(p)
     p.add_argument("file", help="The job file (HCL or JSON), or - for standard input")
     p.set_defaults(func=job_run)
     p = jobs.add_parser("plan", help="Dry-run a job update to see what would change")
     _flag(p, "verbose", "Show every field of the diff")
+    _spec_flags(p)
     p.add_argument("file")
     p.set_defaults(func=job_plan)
     p = jobs.add_parser("status", help="Display status information about a job")
@@ -65,6 +76,7 @@ def parser() -> Parser:
     p.add_argument("job")
     p.set_defaults(func=job_stop)
     p = jobs.add_parser("validate", help="Check a job specification for errors")
+    _spec_flags(p)
     p.add_argument("file", help="The job file (HCL or JSON), or - for standard input")
     p.set_defaults(func=job_validate)
     p = jobs.add_parser("inspect", help="Inspect the job as the server holds it (JSON)")

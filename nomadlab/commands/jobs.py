@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from ..format import job as fmt_job
 from ..format.plan import plan_exit_code, plan_output
 from ..format.units import format_time, now_ns
 from ..jobspec import JobSpecError, parse_job
+from ..jobspec.parse import parse_var_flags
+from ..jobspec.submission import JobSubmission
 from ..structs.periodic import next_launch
 from ..server.server import ENFORCE_INDEX_PREFIX
 from ..structs.duration import SECOND, format_duration
@@ -42,17 +45,31 @@ def job_init(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace, io: IO) -> tuple[Job, str]:
-    """Parse the job file locally, as the ``nomad`` CLI does before it submits."""
+def _load(args: argparse.Namespace, io: IO) -> tuple[Job, str, JobSubmission]:
+    """Parse the job file locally, as the ``nomad`` CLI does before it submits; the job,
+    the file's name and the submission (source and variables) sent along with it."""
     try:
         text, name = read_spec(args.file, io.stdin)
     except OSError as err:
         raise _Failed(f"Error getting job struct: {err.strerror or err}: {args.file}") from None
     try:
-        return parse_job(text, filename=name), name
+        job, submission = _parse(text, name, args)
     except JobSpecError as err:
         raise _Failed(f"Error getting job struct: Error parsing job file from {name}:\n{err}") \
             from None
+    return job, name, submission
+
+
+def _parse(text: str, name: str, args: argparse.Namespace) -> tuple[Job, JobSubmission]:
+    """HCL2 with ``-var``, ``-var-file`` and ``NOMAD_VAR_*`` (or HCL1 with ``-hcl1``);
+    ``file()`` may read below the spec's directory, as Nomad's CLI allows."""
+    flags = parse_var_flags(getattr(args, "var", []))
+    files = getattr(args, "var_file", [])
+    hcl1 = getattr(args, "hcl1", False)
+    job = parse_job(text, filename=name, hcl1=hcl1, variables=flags, var_files=files,
+                    env=os.environ, allow_fs=True)
+    contents = "\n".join(Path(f).read_text(encoding="utf-8") for f in files)
+    return job, JobSubmission.of(text, hcl1, flags, contents)
 
 
 class _Failed(Exception):
@@ -67,7 +84,7 @@ def job_validate(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         io.error(f"Error getting job struct: {err.strerror or err}: {args.file}")
         return 1
     try:
-        parse_job(text, filename=name)
+        _parse(text, name, args)
     except JobSpecError as err:
         io.error("Job validation errors:")
         io.error(str(err))
@@ -80,12 +97,12 @@ def job_run(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """Register the job and, unless ``-detach``, monitor its evaluation: exit 2 when some
     allocations could not be placed, 1 on errors."""
     try:
-        job, _name = _load(args, io)
+        job, _name, submission = _load(args, io)
     except _Failed as err:
         io.error(str(err))
         return 1
     try:
-        ev = cluster.submit(job, enforce_index=args.check_index)
+        ev = cluster.submit(job, enforce_index=args.check_index, submission=submission)
     except EXPECTED as err:
         message = error_message(err)
         if ENFORCE_INDEX_PREFIX in message:  # as nomad: the reason, then what did not happen
@@ -122,7 +139,7 @@ def job_plan(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """Dry run: the diff, what the scheduler would do; exit 1 if allocations would change,
     0 if not, 255 on errors (``nomad job plan``'s codes)."""
     try:
-        job, name = _load(args, io)
+        job, name, _submission = _load(args, io)
     except _Failed as err:
         io.error(str(err))
         return 255

@@ -1,4 +1,4 @@
-"""Job specifications: HCL (through pyhcl) or JSON -> a canonical, validated Job."""
+"""Job specifications: HCL2 (as Nomad reads it), HCL1 (pyhcl) or JSON -> a validated Job."""
 
 from .defaults import canonicalize
 from .errors import JobSpecError, Problem

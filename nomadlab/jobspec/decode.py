@@ -1,6 +1,7 @@
 """HCL items -> Nomad API JSON (a plain dict), with the position of every key kept.
 
-The decoder walks pyhcl's positional tree against :mod:`.schema`, converts each value
+The decoder walks the positional tree (pyhcl's for HCL1, :mod:`.hcl2_job`'s for HCL2)
+against :mod:`.schema`, converts each value
 to its kind (durations to nanoseconds, numbers to strings in maps, ...), and collects
 every problem instead of stopping at the first.  Positions are recorded per API path
 (``("TaskGroups", 0, "Tasks", 1, "Resources", "MemoryMB")``) so that problems found
@@ -23,9 +24,9 @@ Position = tuple[int, int]
 
 # Parts of Nomad's job specification that nomadlab does not model, with why.
 UNSUPPORTED = {
-    "variable": "input variables are HCL2; nomadlab's parser (pyhcl) reads HCL1 job specs",
-    "locals": "locals are HCL2; nomadlab's parser (pyhcl) reads HCL1 job specs",
-    "dynamic": "dynamic blocks are HCL2; write the blocks out",
+    "variable": "input variables are HCL2, and this spec is read as HCL1 (-hcl1); drop -hcl1",
+    "locals": "locals are HCL2, and this spec is read as HCL1 (-hcl1); drop -hcl1",
+    "dynamic": "dynamic blocks are HCL2, and this spec is read as HCL1 (-hcl1); drop -hcl1",
     "vault": "nomadlab runs no Vault; remove the vault block for the lab",
     "consul": "nomadlab runs no Consul; remove the consul block for the lab",
     "identity": "workload identities are not modelled by nomadlab",
@@ -69,7 +70,10 @@ def _show(value: Any) -> str:
 class Decoder:
     """Decodes one job file; read ``problems`` and ``positions`` after :meth:`decode`."""
 
-    def __init__(self) -> None:
+    def __init__(self, hcl2: bool = False) -> None:
+        #: HCL2 keeps ``distinct_hosts = <bool>`` as RTarget "true"/"false" (jobspec2);
+        #: HCL1 drops ``distinct_hosts = false`` and leaves RTarget empty (jobspec).
+        self.hcl2 = hcl2
         self.problems: list[tuple[Optional[Position], Path, str]] = []
         #: Paths whose validation problems would only repeat a decode problem (a value
         #: already reported, or the key a misspelling was probably meant to be).
@@ -207,7 +211,10 @@ class Decoder:
                     out["RTarget"] = out.pop(short)
                     self._moved(path, short, "RTarget")
             distinct_hosts = out.pop("distinct_hosts", None)
-            if distinct_hosts:
+            if distinct_hosts is not None and self.hcl2:
+                out["Operand"] = "distinct_hosts"
+                out["RTarget"] = "true" if distinct_hosts else "false"
+            elif distinct_hosts:
                 out["Operand"] = "distinct_hosts"
             elif distinct_hosts is False and "LTarget" not in out:
                 return False  # Nomad drops `distinct_hosts = false`

@@ -191,6 +191,8 @@ RESOURCES: Spec = {
     "cores": Attr("Cores", "int"),
     "memory": Attr("MemoryMB", "int"),
     "memory_max": Attr("MemoryMaxMB", "int"),
+    # deprecated since ephemeral_disk; Nomad accepts it and schedules by ephemeral_disk
+    "disk": Attr("DiskMB", "int"),
     "device": Block("Devices", {"count": Attr("Count", "int")}, label="Name", many=True),
     "network": Block("Networks", NETWORK, many=True),
 }

@@ -311,8 +311,11 @@ def _task(task: Task, path: Path, labels: set[str], group: TaskGroup, add: Any) 
         if mount.volume not in group.volumes:
             add((path + ("VolumeMounts", i, "Volume"), f'volume_mount refers to volume "{mount.volume}"'
                  f" which group \"{group.name}\" does not define"))
+    # a task's service may also name a port of the task's own (deprecated) resources.network
+    own = {p.label for n in (task.resources.networks if task.resources else [])
+           for p in [*n.reserved_ports, *n.dynamic_ports]}
     for i, service in enumerate(task.services):
-        _service(service, path + ("Services", i), labels, add, [task.name])
+        _service(service, path + ("Services", i), labels | own, add, [task.name])
     if task.log_config is not None and task.log_config.max_files is not None \
             and task.log_config.max_files < 1:
         add((path + ("LogConfig", "MaxFiles"), "minimum number of files is 1"))
@@ -494,7 +497,8 @@ def _constraint(constraint: Constraint, path: Path, add: Any) -> None:
                                   f"{', '.join(CONSTRAINT_OPERANDS)}"))
         return
     _targets(constraint, operand, path, add)
-    if operand == "distinct_hosts" and (constraint.ltarget or constraint.rtarget):
+    if operand == "distinct_hosts" and constraint.ltarget:
+        # RTarget may be "true"/"false": HCL2 writes operator = "distinct_hosts", value = ...
         add((path, "Distinct hosts constraint doesn't allow left and right hand side targets"))
     if operand == "distinct_property":
         if not constraint.ltarget:

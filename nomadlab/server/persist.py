@@ -66,7 +66,8 @@ log = logging.getLogger(__name__)
 
 #: The tables written to disk; every other table of the store is derived from these.
 PERSISTED_TABLES = ("jobs", "job_versions", "job_summaries", "evals", "allocs", "nodes",
-                    "deployments", "acl_policies", "acl_tokens", "services")
+                    "deployments", "acl_policies", "acl_tokens", "services",
+                    "job_submissions")
 
 SNAPSHOT_FILE = "state.snapshot"
 LOG_FILE = "state.log"

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ..structs.diff import job_diff
 from ..scheduler.disconnect import needs_to_reconnect, node_status_after_missed_heartbeats
@@ -193,7 +193,7 @@ class Server:
     # -- jobs -------------------------------------------------------------------------
 
     def register_job(self, job: Job, triggered_by: str = "job-register",
-                     enforce_index: Optional[int] = None) -> Evaluation:
+                     enforce_index: Optional[int] = None, submission: Any = None) -> Evaluation:
         """Nomad's Job.Register: store a new version and create a job-register evaluation.
 
         ``enforce_index`` (``nomad job run -check-index N``) registers only if the job's
@@ -217,7 +217,7 @@ class Server:
                 return [self._new_eval(stored, triggered_by)]
 
             stored, evals = self.state.register_job(
-                dataclasses.replace(job, submit_time=self.clock()), evaluation)
+                dataclasses.replace(job, submit_time=self.clock()), evaluation, submission)
             key = (stored.namespace, stored.id)
             self._periodic.pop(key, None)
             if stored.is_periodic or stored.is_parameterized:

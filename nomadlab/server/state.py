@@ -96,6 +96,7 @@ class _Tables:
     jobs: PMap                # (namespace, id) -> Job (its latest version)
     job_versions: PMap        # (namespace, id) -> PVector[Job], oldest version first
     job_summaries: PMap       # (namespace, id) -> JobSummary
+    job_submissions: PMap     # (namespace, id, version) -> JobSubmission (source as sent)
     evals: PMap               # id -> Evaluation
     evals_by_job: PMap        # (namespace, job id) -> PSet[eval id]
     allocs: PMap              # id -> Allocation
@@ -158,6 +159,10 @@ class _Reads(ServiceReads, abc.ABC):
             if job.version == version:
                 return job
         return None
+
+    def job_submission(self, namespace: str, job_id: str, version: int) -> Any:
+        """The JobSubmission a version was registered with, or None (built in Python)."""
+        return self._tables().job_submissions.get((namespace, job_id, version))
 
     def job_summary(self, namespace: str, job_id: str) -> Optional[JobSummary]:
         return self._tables().job_summaries.get((namespace, job_id))
@@ -306,6 +311,7 @@ def _tables_from(restored: Restored) -> _Tables:
         jobs=pmap(rows["jobs"]),
         job_versions=pmap({k: pvector(v) for k, v in rows["job_versions"].items()}),
         job_summaries=pmap(rows["job_summaries"]), evals=pmap(rows["evals"]),
+        job_submissions=pmap(rows.get("job_submissions", {})),
         evals_by_job=index(by_job), allocs=pmap(rows["allocs"]),
         allocs_by_job=index(allocs_by["job"]), allocs_by_node=index(allocs_by["node"]),
         allocs_by_eval=index(allocs_by["eval"]), nodes=pmap(rows["nodes"]),
@@ -640,19 +646,22 @@ class StateStore(ServiceWrites, _Reads):
                 return existing
             return self._txn_upsert_job(txn, copy.deepcopy(job))
 
-    def register_job(self, job: Job, make_evals: Callable[[Job], list[Evaluation]]
-                     ) -> tuple[Job, list[Evaluation]]:
+    def register_job(self, job: Job, make_evals: Callable[[Job], list[Evaluation]],
+                     submission: Any = None) -> tuple[Job, list[Evaluation]]:
         """A job and the evaluations it makes, in one transaction (one index), as Nomad
         applies a JobRegisterRequest and its evaluation in one Raft log entry.
 
         ``make_evals`` is given the job as stored (its new version and JobModifyIndex);
         an unchanged re-submission stores no new version but still gets its evaluation.
+        ``submission`` (the spec's source, as sent) is kept under the version stored.
         """
         key = (job.namespace or DEFAULT_NAMESPACE, job.id)
         with self._transaction("JobRegistered") as txn:
             existing = txn.get("jobs", key)
             stored = existing if existing is not None and not job_spec_changed(existing, job) \
                 else self._txn_upsert_job(txn, copy.deepcopy(job))
+            if submission is not None:
+                txn.put("job_submissions", key + (stored.version,), submission)
             evals = [self._txn_upsert_eval(txn, ev) for ev in make_evals(stored)]
             for ev in evals:  # an evaluation's event says EvaluationUpdated, as in Nomad
                 txn.record("Evaluation", ev.id, ev.namespace, ev, "EvaluationUpdated")
@@ -671,6 +680,9 @@ class StateStore(ServiceWrites, _Reads):
                 raise ObjectNotFound(f'job "{job_id}" not found in namespace "{namespace}"')
             if not purge:
                 return self._txn_upsert_job(txn, dataclasses.replace(existing, stop=True))
+            for version in txn.get("job_versions", key) or ():
+                if txn.get("job_submissions", key + (version.version,)) is not None:
+                    txn.remove("job_submissions", key + (version.version,))
             for table in ("jobs", "job_versions", "job_summaries"):
                 txn.remove(table, key)
             txn.record("Job", job_id, namespace, existing)

@@ -164,6 +164,7 @@ job "web" {
         cpu        = 500
         memory     = 256
         memory_max = 512
+        disk       = 300 # deprecated: Nomad schedules by ephemeral_disk
       }
 
       kill_timeout   = "30s"

@@ -1,16 +1,11 @@
-variable "image" {
-  type    = string
-  default = "nginx:1.25"
-}
-
 job "web" {
   group "web" {
     task "server" {
       driver = "docker"
-
       config {
-        image = var.image
+        image = "nginx:1.25"
       }
+      resources { cpu = 50 memory = 32 }
     }
   }
 }
