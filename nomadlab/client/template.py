@@ -346,6 +346,13 @@ def _escapes(path: str, roots: list[str]) -> bool:
     return not any(os.path.relpath(path, root).split(os.sep)[0] != ".." for root in roots)
 
 
+def _escapes_resolved(path: str, roots: list[str]) -> bool:
+    """Outside every root once symlinks are followed: a task can plant a link in its own
+    directory, and the client (often root) must not read or write through it (Nomad's
+    template sandbox resolves links for the same reason)."""
+    return _escapes(os.path.realpath(path), [os.path.realpath(r) for r in roots])
+
+
 def _client_path(raw: str, lookup: Mapping[str, str], task_dir: str, roots: list[str],
                  join_escape: bool) -> tuple[str, bool]:
     """Nomad's ``TaskEnv.ClientPath``: ``(absolute path, escapes the sandbox)``.
@@ -377,7 +384,7 @@ def render_template(template: Template, env: Mapping[str, str], node: Node,
     if not template.dest_path:
         raise TemplateError(f"template {name!r}: a destination is required")
     dest, escapes = _client_path(template.dest_path, lookup, task_dir, roots, join_escape=True)
-    if escapes:
+    if escapes or _escapes_resolved(dest, roots):
         raise TemplateError(f"template {name!r}: destination {dest!r} escapes the task "
                             "and alloc directories")
     if template.source_path and template.embedded_tmpl:
@@ -385,7 +392,7 @@ def render_template(template: Template, env: Mapping[str, str], node: Node,
     if template.source_path:
         src, escapes = _client_path(template.source_path, lookup, task_dir, roots,
                                     join_escape=False)
-        if escapes:
+        if escapes or _escapes_resolved(src, roots):
             raise TemplateError(f"template {name!r}: source {src!r} escapes the task and "
                                 "alloc directories")
         try:
@@ -425,12 +432,20 @@ def write_templates(task: Task, env: Mapping[str, str], node: Node, task_dir: st
     """
     rendered = [(render_template(t, env, node, task_dir, catalog, namespace), _mode(t))
                 for t in task.templates]
+    roots = [os.path.abspath(task_dir)]
+    alloc_dir = env.get("NOMAD_ALLOC_DIR", "")
+    if os.path.isabs(alloc_dir):
+        roots.append(os.path.normpath(alloc_dir))
     written = []
     for (dest, text), mode in rendered:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        with open(dest, "w", encoding="utf-8") as f:
+        if _escapes_resolved(os.path.dirname(dest), roots):  # a link planted since rendering
+            raise TemplateError(f"destination {dest!r} escapes the task and alloc directories")
+        # O_NOFOLLOW: never write through a link the task put at the destination
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(dest, mode)
+            os.fchmod(f.fileno(), mode)
         written.append(dest)
     return written
 

@@ -142,6 +142,27 @@ def test_destination_escapes_are_refused(dirs, dest):
         render_template(Template(dest_path=dest, embedded_tmpl="x"), env, NODE, task_dir)
 
 
+def test_links_a_task_planted_are_not_followed_out_of_its_directories(dirs, tmp_path):
+    """A task may put symlinks in its own directory; the client (often root) must not
+    write or read through them to a file outside the task and alloc directories."""
+    task_dir, env = dirs
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("s3cret")
+    os.symlink(outside / "victim", os.path.join(task_dir, "local", "link"))
+    os.symlink(outside, os.path.join(task_dir, "local", "dir"))
+    os.symlink(outside / "secret", os.path.join(task_dir, "local", "src"))
+    for dest in ("local/link", "local/dir/victim"):
+        with pytest.raises(TemplateError, match="escapes the task and alloc directories"):
+            write_templates(Task(name="web", templates=[
+                Template(dest_path=dest, embedded_tmpl="owned")]), env, NODE, task_dir)
+    with pytest.raises(TemplateError, match="source .* escapes"):
+        render_template(Template(source_path="local/src", dest_path="local/o"),
+                        env, NODE, task_dir)
+    assert not (outside / "victim").exists()
+    assert (outside / "secret").read_text() == "s3cret"
+
+
 def test_destinations_nomad_allows(dirs):
     task_dir, env = dirs
     alloc_shared = env["NOMAD_ALLOC_DIR"]
