@@ -26,7 +26,7 @@ def test_there_are_labs() -> None:
     names = {p.name for p in LABS}
     for expected in ("01-components.ipynb", "02-your-first-job.ipynb", "03-scheduling.ipynb",
                      "04-when-it-does-not-fit.ipynb", "05-drivers-and-task-environment.ipynb",
-                     "06-interacting.ipynb"):
+                     "06-interacting.ipynb", "07-deploying.ipynb"):
         assert expected in names, f"labs/{expected} is missing (the README and browser test link it)"
 
 
@@ -149,6 +149,11 @@ n.jobs.register_job({"Job": api_job})
 events = read_events("Allocation:api-hello", start,
                      lambda e: e["Payload"]["Allocation"]["ClientStatus"] == "running")
 seen_alloc_id = events[-1]["Payload"]["Allocation"]["ID"]
+'''),
+    "07": ("shop_v2 = ", '''
+shop_v2 = shop.replace('default = "hello"', 'default = "bonjour"').replace(
+    'max_parallel     = 1', 'max_parallel     = 1\\n      canary           = 1\\n      auto_promote     = true')
+c.submit(shop_v2)
 '''),
 }
 

@@ -13,7 +13,8 @@ from typing import Any, Iterable, Optional
 
 from ..structs import Allocation, Job, Node
 
-__all__ = ["Feedback", "check_01", "check_02", "check_03", "check_04", "check_05", "check_06"]
+__all__ = ["Feedback", "check_01", "check_02", "check_03", "check_04", "check_05", "check_06",
+           "check_07"]
 
 
 class Feedback(list):
@@ -334,3 +335,56 @@ def check_06(c: Any, seen_alloc_id: str = "", job_id: str = "api-hello") -> Feed
         todo.append(f'"{seen_alloc_id}" is not an allocation of {job_id}; its allocations are '
                     + ", ".join(sorted(i[:8] for i in ids)))
     return Feedback("06", todo, f"You drove {job_id} from outside the kernel and watched it happen.")
+
+
+# -- lab 07: deploying a new version ------------------------------------------------------
+
+_DEPLOYMENT_DONE = ("successful", "failed", "cancelled")
+
+
+def _finished_deployment(c: Any, job_id: str, version: int, timeout: float) -> Optional[Any]:
+    """The deployment of the job's ``version`` once it has finished (or as it is when the
+    timeout passed); None when that version has none."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _settle(c, timeout=max(deadline - time.monotonic(), 0.1))
+        found = [d for d in c.job_deployments(job_id) if d.job_version == version]
+        if not found or found[0].status in _DEPLOYMENT_DONE or time.monotonic() > deadline:
+            return found[0] if found else None
+        time.sleep(0.2)
+
+
+def check_07(c: Any, job_id: str = "shop", group: str = "front") -> Feedback:
+    """``shop`` rolled out with greeting "bonjour" through one auto-promoted canary."""
+    job = _job(c, job_id)
+    if job is None:
+        return Feedback("07", [f'there is no job "{job_id}": run the cells above first'], "")
+    todo: list[str] = []
+    if job.version == 0:
+        return Feedback("07", [f"{job_id} is still at version 0: submit your new version "
+                               "(c.submit(shop_v2))"], "")
+    tg = next((g for g in job.task_groups if g.name == group), None)
+    if tg is None:
+        return Feedback("07", [f'group "{group}" is gone from {job_id}; keep the group, change '
+                               "its update block and the variable"], "")
+    env = tg.tasks[0].env if tg.tasks else {}
+    if env.get("GREETING") != "bonjour":
+        todo.append(f'GREETING is "{env.get("GREETING", "")}" in version {job.version}; set the '
+                    'variable greeting to "bonjour" (its default, or -var)')
+    update = tg.update
+    if update is None or (update.canary or 0) < 1:
+        todo.append("the update block asks for no canary: add canary = 1")
+    elif not update.auto_promote:
+        todo.append("the canary waits for a manual promotion: add auto_promote = true")
+    d = _finished_deployment(c, job_id, job.version, timeout=60)
+    if d is None:
+        todo.append(f"version {job.version} of {job_id} started no deployment: did anything "
+                    "that needs new allocations change?")
+        return Feedback("07", todo, "")
+    state = d.task_groups.get(group)
+    if d.status != "successful":
+        todo.append(f"deployment {d.id[:8]} is {d.status}: {d.status_description}")
+    elif state is None or state.desired_canaries < 1 or not state.promoted:
+        todo.append(f"deployment {d.id[:8]} succeeded without a promoted canary")
+    return Feedback("07", todo, f"Version {job.version} of {job_id} went out through a canary "
+                                "that promoted itself once healthy.")

@@ -28,7 +28,7 @@ STATUS_COLORS = {
 }
 OTHER_COLOR = "#bcbd22"
 #: How far above its marker a label starts (layout units: a column spans -1..1).
-LABEL_OFFSET = 0.03
+LABEL_OFFSET_POINTS = 9  # a marker's radius (300 pt² is ~17 pt across) and a gap
 EDGE_STYLES = {"replaces": ("#d62728", "dashed"), "next-eval": ("#ff7f0e", "dotted"),
                "blocked-by": ("#ff7f0e", "dashed"), "canary": ("#9467bd", "dashdot"),
                "promoted": ("#9467bd", "solid")}
@@ -69,10 +69,21 @@ def _stable_layout(g: nx.DiGraph) -> dict:
     return pos
 
 
-def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (9, 6.5)) -> Figure:
+def _graph_height(g: nx.DiGraph) -> float:
+    """Inches for the job graph: enough for its tallest column to keep each marker and
+    the label above it clear of the next one (about half an inch per node)."""
+    columns: dict[int, int] = {}
+    for _, layer in g.nodes(data="layer"):
+        columns[layer] = columns.get(layer, 0) + 1
+    tallest = max(columns.values(), default=1)
+    return min(max(6.5, 0.5 * tallest + 1.5), 40.0)
+
+
+def draw(g: nx.DiGraph, *, figsize: Optional[tuple[float, float]] = None) -> Figure:
     """The job graph, left to right: job and versions, evaluations and deployments
-    (diamonds), allocations, nodes."""
-    fig = Figure(figsize=figsize)
+    (diamonds), allocations, nodes.  Without ``figsize`` it is 9 inches wide (a
+    notebook's width) and as tall as its longest column needs."""
+    fig = Figure(figsize=figsize or (9, _graph_height(g)))
     ax = fig.add_subplot()
     ax.set_axis_off()
     if g.number_of_nodes() == 0:
@@ -91,11 +102,10 @@ def draw(g: nx.DiGraph, *, figsize: tuple[float, float] = (9, 6.5)) -> Figure:
         edges = [(u, v) for u, v, r in g.edges(data="relation") if r == relation]
         nx.draw_networkx_edges(g, pos, ax=ax, edgelist=edges, edge_color=color, style=style,
                                arrows=True, arrowsize=8, node_size=300, width=0.8)
-    # labels sit above their marker, clear of it
-    above = {k: (x, y + LABEL_OFFSET) for k, (x, y) in pos.items()}
-    nx.draw_networkx_labels(g, above, ax=ax, font_size=9,
-                            labels={k: g.nodes[k]["label"] for k in g.nodes},
-                            verticalalignment="bottom")
+    # labels sit above their marker, clear of it whatever the figure's size (points)
+    for k, (x, y) in pos.items():
+        ax.annotate(g.nodes[k]["label"], (x, y), xytext=(0, LABEL_OFFSET_POINTS),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9)
     shown = sorted({g.nodes[k]["status"] for k in g.nodes})
     handles = [Patch(color=STATUS_COLORS.get(s, OTHER_COLOR), label=s) for s in shown]
     handles += [Line2D([], [], color=c, linestyle=s, label=r)
