@@ -109,10 +109,10 @@ def list_deployments(request: Request, snapshot: Any) -> tuple[Any, int]:
 @read("GET /v1/deployment/allocations/{deployment}")
 def deployment_allocations(request: Request, snapshot: Any) -> tuple[Any, int]:
     deployment = lookup(snapshot, "deployments", request.params["deployment"], "deployment")
-    from .stubs import alloc_stub
+    from .stubs import alloc_stubs_json
     allocs = [a for a in snapshot.allocs(deployment.job_id, deployment.namespace)
               if a.deployment_id == deployment.id]
-    return [alloc_stub(a) for a in allocs], snapshot.table_index("allocs")
+    return alloc_stubs_json(snapshot, allocs), snapshot.table_index("allocs")
 
 
 @read("GET /v1/deployment/{deployment}")
