@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .http import Reply, Request
 from .routes import handle, lookup, read
-from .stubs import alloc_stub
+from .stubs import alloc_stubs_json
 
 if TYPE_CHECKING:
     from ..cluster import LocalCluster
@@ -33,7 +33,7 @@ def list_evaluations(request: Request, snapshot: Any) -> tuple[Any, int]:
 def evaluation_allocations(request: Request, snapshot: Any) -> tuple[Any, int]:
     lookup(snapshot, "evals", request.params["eval"], "eval")
     allocs = snapshot.allocs_by_eval(request.params["eval"])
-    return [alloc_stub(a) for a in allocs], snapshot.table_index("allocs")
+    return alloc_stubs_json(snapshot, allocs), snapshot.table_index("allocs")
 
 
 @read("GET /v1/evaluation/{eval}")
@@ -58,16 +58,11 @@ def _eval_stub(ev: Any) -> dict[str, Any]:
 @read("GET /v1/allocations")
 def list_allocations(request: Request, snapshot: Any) -> tuple[Any, int]:
     prefix = request.arg("prefix")
-    resources = request.flag("resources")
-    task_states = request.flag("task_states", True)
-    stubs = []
-    for alloc in snapshot.allocs():
-        if alloc.id.startswith(prefix) and _in_namespace(alloc, request):
-            stub = alloc_stub(alloc, resources)
-            if not task_states:
-                stub["TaskStates"] = None
-            stubs.append(stub)
-    return stubs, snapshot.table_index("allocs")
+    allocs = (a for a in snapshot.allocs()
+              if a.id.startswith(prefix) and _in_namespace(a, request))
+    return (alloc_stubs_json(snapshot, allocs, request.flag("resources"),
+                             request.flag("task_states", True)),
+            snapshot.table_index("allocs"))
 
 
 @read("GET /v1/allocation/{alloc}")

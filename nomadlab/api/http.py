@@ -41,7 +41,8 @@ from .origin import OriginPolicy, is_loopback
 if TYPE_CHECKING:
     from ..cluster import LocalCluster
 
-__all__ = ["APIServer", "Request", "Reply", "Stream", "MAX_BODY", "MAX_DEPTH", "decode_json"]
+__all__ = ["APIServer", "Request", "Reply", "Stream", "EncodedJSON", "MAX_BODY", "MAX_DEPTH",
+           "decode_json", "encode_json"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,21 @@ def decode_json(body: bytes) -> Any:
     if _deeper_than(value, MAX_DEPTH):
         raise _body_error(f"JSON nested deeper than {MAX_DEPTH} levels")
     return value
+
+
+def encode_json(value: Any) -> bytes:
+    """A value as every JSON answer is sent: compact, no spaces."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class EncodedJSON(bytes):
+    """A JSON body already encoded, sent as is (a list joined from cached stubs)."""
+
+    @classmethod
+    def array(cls, items: Iterable[bytes]) -> "EncodedJSON":
+        """A JSON array of already-encoded items: the bytes :func:`encode_json` gives
+        for the list of their values."""
+        return cls(b"[" + b",".join(items) + b"]")
 
 
 @dataclass
@@ -190,7 +206,9 @@ class Reply:
     def encode(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        if isinstance(self.body, EncodedJSON):
+            return bytes(self.body)
+        return encode_json(self.body)
 
 
 @dataclass

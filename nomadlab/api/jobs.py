@@ -20,7 +20,7 @@ from .bodies import (JOB_DISPATCH, JOB_PLAN, JOB_REGISTER, JOB_REVERT, JOB_VALID
 from .errors import HTTPError, multierror
 from .http import Reply, Request
 from .routes import handle, lookup, not_found, read
-from .stubs import alloc_stub, job_stub
+from .stubs import alloc_stubs_json, job_stub
 
 if TYPE_CHECKING:
     from ..cluster import LocalCluster
@@ -57,7 +57,7 @@ def job_allocations(request: Request, snapshot: Any) -> tuple[Any, int]:
         current = snapshot.job(request.namespace, job_id)
         allocs = [a for a in allocs if current is None or a.job is None
                   or a.job.create_index == current.create_index]
-    return [alloc_stub(a) for a in allocs], snapshot.table_index("allocs")
+    return alloc_stubs_json(snapshot, allocs), snapshot.table_index("allocs")
 
 
 @read("GET /v1/job/{job*}/evaluations")

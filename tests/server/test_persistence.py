@@ -174,6 +174,53 @@ def test_compaction_writes_a_snapshot_and_empties_the_log(tmp_path: Path) -> Non
     assert tables(again) == tables(live)
 
 
+CONSTRAINED = JOB.replace('datacenters = ["dc1"]', '''datacenters = ["dc1"]
+  constraint {
+    attribute = "${node.class}"
+    operator  = "!="
+    value     = "gpu"
+  }''')
+
+
+@pytest.mark.parametrize("compact_records", [10_000, 1], ids=["log", "snapshot"])
+def test_an_evaluations_trace_comes_back_exactly(tmp_path: Path, compact_records: int) -> None:
+    """Every node record and check of every placement, from the log and from a snapshot."""
+    server = Server(seed=1)
+    server.state.open_log(str(tmp_path), compact_records=compact_records)
+    server.register_node(simulated_node("gpu", node_class="gpu", seed=1))
+    server.register_node(simulated_node("tiny", cpu=30, memory=20, seed=1))
+    for i in range(3):
+        server.register_node(simulated_node(f"n{i}", seed=1))
+    ev = server.register_job(parse_job(CONSTRAINED % ("traced", 4)))
+    server.run_until_idle()
+    trace = server.state.eval(ev.id).trace
+    outcomes = {record.outcome for p in trace.placements for record in p.nodes}
+    assert {"filtered", "exhausted", "chosen"} <= outcomes
+    assert any(check.reason and not check.passed
+               for p in trace.placements for record in p.nodes for check in record.checks)
+    server.state.close_log()
+    again = reopen(tmp_path)
+    assert again.eval(ev.id).trace == trace
+    assert tables(again) == tables(server.state)
+
+
+@pytest.mark.parametrize("name", [LOG_FILE, SNAPSHOT_FILE])
+def test_a_version_2_data_dir_still_loads(tmp_path: Path, name: str) -> None:
+    live = StateStore()
+    live.open_log(str(tmp_path), compact_records=3)
+    exercise(live)
+    live.close_log()
+    path = tmp_path / name
+    old_magic = b"NLSNAP2\n" if name == SNAPSHOT_FILE else b"NLLOG02\n"
+    path.write_bytes(old_magic + path.read_bytes()[len(old_magic):])
+    again = reopen(tmp_path)
+    assert tables(again) == tables(live)
+    again.upsert_job(parse_job(JOB % ("later", 1)))
+    again.close_log()
+    assert (tmp_path / LOG_FILE).read_bytes().startswith(b"NLLOG03\n")   # what follows is v3
+    assert reopen(tmp_path).job("default", "later") is not None
+
+
 def test_a_crash_between_snapshot_and_log_truncation_replays_nothing_twice(
         tmp_path: Path) -> None:
     live = StateStore()
