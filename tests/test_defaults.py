@@ -49,13 +49,13 @@ def test_update_only_for_service_jobs_by_default() -> None:
 
 
 def test_job_update_is_copied_into_groups_and_the_group_wins() -> None:
-    j = job(body='update { max_parallel = 3\n canary = 1 }', group='update { canary = 2 }')
+    j = job(body='update {\n max_parallel = 3\n canary = 1\n }', group='update { canary = 2 }')
     update = j.task_groups[0].update
     assert (update.max_parallel, update.canary, update.stagger) == (3, 2, 30 * SECOND)
 
 
 def test_task_restart_merges_over_the_groups() -> None:
-    j = job(group='restart { attempts = 5\n delay = "1s" }', task='restart { attempts = 1 }')
+    j = job(group='restart {\n attempts = 5\n delay = "1s"\n }', task='restart { attempts = 1 }')
     group, task = j.task_groups[0], j.task_groups[0].tasks[0]
     assert (group.restart_policy.attempts, group.restart_policy.delay) == (5, SECOND)
     assert (task.restart_policy.attempts, task.restart_policy.delay,
@@ -68,14 +68,14 @@ def test_cores_instead_of_cpu() -> None:
 
 
 def test_affinity_and_spread_weights_default_to_50() -> None:
-    j = job(group='affinity { attribute = "${meta.rack}"\n value = "r1" }\n'
+    j = job(group='affinity {\n attribute = "${meta.rack}"\n value = "r1"\n }\n'
                   'spread { attribute = "${node.datacenter}" }')
     assert j.task_groups[0].affinities[0].weight == 50
     assert j.task_groups[0].spreads[0].weight == 50
 
 
 def test_services_get_nomads_default_names() -> None:
-    j = job(group='network { port "http" {} }\nservice { port = "http" }',
+    j = job(group='network {\n port "http" {}\n }\nservice { port = "http" }',
             task='service { port = "http" }')
     assert j.task_groups[0].services[0].name == "j-g"
     assert j.task_groups[0].tasks[0].services[0].name == "j-g-t"

@@ -33,7 +33,8 @@ import nomadlab as nl
 from nomadlab.structs import (SchedulerConfig, ACLPolicy, ACLToken, Affinity, Allocation, AllocMetric, AllocState, APIStruct,
                               Constraint, Deployment, DisconnectStrategy, Evaluation, Job,
                               NetworkResource, Node, Resources, Spread, Task, TaskEvent,
-                              TaskGroup, TaskState, Plan, PlanResult, CheckQueryResult)
+                              TaskGroup, TaskState, Plan, PlanResult, CheckQueryResult,
+                              DeploymentStatusUpdate)
 from strategies import ALL_STRUCTS, INT_BOUND, api_fields, inner_hint, is_struct, strategy_for
 
 DOCUMENT = yaml.safe_load((Path(__file__).parent / "data" / "nomad-openapi.yaml")
@@ -49,7 +50,8 @@ SCHEMA_NAMES: dict[type, str] = {AllocMetric: "AllocationMetric",
 #: Plans travel only between nomadlab's scheduler and plan applier (Nomad's are internal
 #: RPC structs, not in the HTTP API).  A check's result is served by the client's API
 #: (``/v1/client/allocation/:id/checks``), newer than the document.
-NO_SCHEMA: set[type] = {AllocState, DisconnectStrategy, Plan, PlanResult, CheckQueryResult}
+NO_SCHEMA: set[type] = {AllocState, DisconnectStrategy, Plan, PlanResult, CheckQueryResult,
+                         DeploymentStatusUpdate}
 
 #: Fields nomadlab models that Nomad's OpenAPI document does not list (newer Nomad fields,
 #: or fields of nomad/structs that the generated api schema leaves out).  Each entry is
@@ -59,7 +61,7 @@ NOT_IN_SCHEMA: dict[str, set[str]] = {
     "AllocationMetric": {"NodesInPool", "NodePool"},
     "AllocatedCpuResources": {"ReservedCores"},
     "Allocation": {"AllocStates"},
-    "Deployment": {"EvalPriority"},
+    "Deployment": {"EvalPriority", "CreateTime", "ModifyTime"},
     "DeploymentState": {"AutoPromote"},
     "DesiredTransition": {"ForceReschedule"},
     "Job": {"NodePool"},

@@ -90,7 +90,7 @@ def test_an_env_template_sets_the_task_environment() -> None:
         data        = "NOT_ENV=1\\n"
         destination = "local/plain.txt"
       }'''
-    spec = task(template, "echo $GREETING/$LEVEL/${NOT_ENV:-unset}", job="envtpl")
+    spec = task(template, "echo $GREETING/$LEVEL/$${NOT_ENV:-unset}", job="envtpl")
     with nl.dev(seed=2) as c:
         c.submit(spec)
         (alloc,) = c.wait("envtpl", status="complete", timeout=30)

@@ -25,7 +25,9 @@ def job_hcl(job_id: str = "web", count: int = 1, cpu: int = 500, memory: int = 2
     {group_extra}
     task "srv" {{
       driver = "exec"
-      config {{ {config} }}
+      config {{
+        {config}
+      }}
       {task_extra}
       resources {{
         cpu    = {cpu}

@@ -30,7 +30,9 @@ def job_hcl(release: int, count: int = 3, update: str = "max_parallel = 1",
     }}
     task "srv" {{
       driver = "exec"
-      config {{ {config} }}
+      config {{
+        {config}
+      }}
       env {{ RELEASE = "{release}" }}
       resources {{
         cpu    = 100
