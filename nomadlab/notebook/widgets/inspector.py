@@ -62,10 +62,15 @@ class EvalInspector(widgets.VBox):
         self._drawn = ()
 
     def refresh(self) -> None:
-        """New evaluations appear in the list (newest first); the selection stays."""
+        """New evaluations appear in the list (newest first); the selection stays.
+
+        Until the learner picks one, the newest evaluation that placed something (or
+        failed to) is shown: a deployment's later evaluations often place nothing."""
         evals = sorted(self.cluster.evals(), key=lambda e: (e.create_index, e.id), reverse=True)
         options = [(f"{e.id[:8]}  {e.job_id}  {e.triggered_by}  {e.status}", e.id) for e in evals]
-        keep_selection(self.evals, options)
+        placing = {a.eval_id for a in self.cluster.allocs()}
+        default = next((e.id for e in evals if e.id in placing or e.failed_tg_allocs), None)
+        keep_selection(self.evals, options, default)
         if self.eval_id:
             ev = self.cluster.eval(self.eval_id)
             if (ev.id, ev.status, ev.modify_index) != self._drawn[:3]:
