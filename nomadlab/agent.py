@@ -545,6 +545,11 @@ class Agent:
         self._authorize("submit-job", job.namespace)
         return self.server.plan(job, nodes=nodes, diff=diff, contextual=contextual)
 
+    def validate(self, job_or_text: JobInput) -> list[str]:
+        """``nomad job validate``'s server half: what the server would refuse in a job the
+        job spec layer accepted (an empty list: it would register)."""
+        return self.server.validate_job(self._job(job_or_text))
+
     # -- moving things along ----------------------------------------------------------
 
     def step(self) -> Optional[StepRecord]:

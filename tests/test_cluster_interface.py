@@ -141,3 +141,24 @@ def test_a_remote_cluster_is_followed_through_its_event_stream() -> None:
         finally:
             stop()
             r.close()
+
+
+def test_validate_asks_the_server_what_it_would_refuse() -> None:
+    """``job validate``'s server half: the same rule register and plan apply, in the
+    agent and over HTTP (Nomad's /v1/validate/job ValidationErrors)."""
+    consul = JOB.replace('  group "g" {\n', '  group "g" {\n    service {\n      name = "web"\n'
+                                                 '    }\n', 1)
+    with nl.dev(clients=0, seed=1, http=0) as c:
+        remote = nl.connect(c.http_addr)
+        try:
+            for cluster in (c, remote):
+                assert cluster.validate(JOB) == []
+                (problem,) = cluster.validate(consul)
+                assert 'service "web" in group "g"' in problem and "Consul" in problem
+            with pytest.raises(Invalid, match="needs Consul"):
+                c.submit(consul)
+            with pytest.raises(Invalid, match="needs Consul"):
+                c.plan(consul)
+            assert c.jobs() == []
+        finally:
+            remote.close()

@@ -215,9 +215,10 @@ def parse(request: Request, cluster: "LocalCluster") -> Reply:
 def validate(request: Request, cluster: "LocalCluster") -> Reply:
     body = decode_body(request, JOB_VALIDATE)
     try:
-        _decode_job(request, body)
+        messages = cluster.validate(_decode_job(request, body))
     except JobSpecError as err:
         messages = [p.message if not p.path else f"{p.path}: {p.message}" for p in err.problems]
+    if messages:
         return Reply({"DriverConfigValidated": False, "ValidationErrors": messages,
                       "Error": multierror(messages), "Warnings": ""})
     return Reply({"DriverConfigValidated": True, "ValidationErrors": None, "Error": "",

@@ -357,6 +357,13 @@ class Remote:
             "PUT", f"/v1/job/{_path(job['ID'])}/plan", self._ns(job.get("Namespace")),
             {"Job": job, "Diff": diff}).data or {}, job_type=job.get("Type") or "service")
 
+    def validate(self, job_or_text: Union[Job, str, dict]) -> list[str]:
+        """``nomad job validate``: the cluster's ValidationErrors for the job (none: valid)."""
+        job = self._job_json(job_or_text)
+        resp = self.client.request("PUT", "/v1/validate/job", self._ns(job.get("Namespace")),
+                                   {"Job": job}).data or {}
+        return list(resp.get("ValidationErrors") or [])
+
     def stop(self, job_id: str, purge: bool = False, namespace: Optional[str] = None
              ) -> Optional[Evaluation]:
         resp = self.client.request("DELETE", f"/v1/job/{_path(job_id)}",

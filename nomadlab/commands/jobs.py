@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..api.client import ConnectionFailed
 from ..format import job as fmt_job
 from ..format.plan import plan_exit_code, plan_output
 from ..format.units import format_time, now_ns
@@ -84,10 +85,21 @@ def job_validate(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         io.error(f"Error getting job struct: {err.strerror or err}: {args.file}")
         return 1
     try:
-        _parse(text, name, args)
+        job = _parse(text, name, args)[0]
     except JobSpecError as err:
         io.error("Job validation errors:")
         io.error(str(err))
+        return 1
+    try:
+        problems = cluster.validate(job)
+    except ConnectionFailed:  # no agent: the job spec's own checks are all (as nomad does)
+        problems = []
+    except EXPECTED as err:
+        io.error(f"Error validating job: {error_message(err)}")
+        return 1
+    if problems:
+        io.error("Job validation errors:")
+        io.error("\n".join(f"* {p}" for p in problems))
         return 1
     io.print("Job validation successful")
     return 0

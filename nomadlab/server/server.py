@@ -37,7 +37,7 @@ from .broker import FAILED_QUEUE, SCHEDULER_TYPES, EvalBroker
 from .deployment_watcher import DeploymentWatcher
 from .drainer import DRAIN_SUBSYSTEM, NodeDrainer
 from .plan_apply import evaluate_plan
-from .service_registrations import refuse_unsupported_services
+from .service_registrations import service_problems
 from .state import ObjectNotFound, StateSnapshot, StateStore, job_spec_changed
 
 __all__ = ["Server", "StepRecord", "MAX_PLAN_ATTEMPTS"]
@@ -192,6 +192,17 @@ class Server:
 
     # -- jobs -------------------------------------------------------------------------
 
+    def validate_job(self, job: Job) -> list[str]:
+        """Nomad's Job.Validate on the server: what the job spec layer cannot see, as one
+        list (register and plan refuse a job with any; ``job validate`` shows them).
+
+        A Job built in Python skipped the job spec checks, so the count limit is checked
+        again; services nomadlab cannot run (Consul's, script checks) are named.
+        """
+        problems = [f'task group "{g.name}": {count_problem(g.count or 0)}'
+                    for g in job.task_groups if count_problem(g.count or 0)]
+        return problems + service_problems(job)
+
     def register_job(self, job: Job, triggered_by: str = "job-register",
                      enforce_index: Optional[int] = None, submission: Any = None) -> Evaluation:
         """Nomad's Job.Register: store a new version and create a job-register evaluation.
@@ -199,11 +210,9 @@ class Server:
         ``enforce_index`` (``nomad job run -check-index N``) registers only if the job's
         JobModifyIndex is still ``N`` (0: only if the job does not exist yet).
         """
-        for group in job.task_groups:  # a Job built in Python skipped the job spec checks
-            problem = count_problem(group.count or 0)
-            if problem:
-                raise Invalid(f'task group "{group.name}": {problem}')
-        refuse_unsupported_services(job)
+        problems = self.validate_job(job)
+        if problems:
+            raise Invalid("; ".join(problems))
         with self._lock:
             if enforce_index is not None:
                 _check_index(self.state.job(job.namespace or "default", job.id), enforce_index)
@@ -623,7 +632,9 @@ class Server:
         JobPlanResponse (Annotations.DesiredTGUpdates, FailedTGAllocs, Diff, ...) plus the
         trace under the key ``"Trace"`` (nomadlab only).
         """
-        refuse_unsupported_services(job)
+        problems = self.validate_job(job)
+        if problems:
+            raise Invalid("; ".join(problems))
         snapshot = self.state.snapshot()
         namespace = job.namespace or "default"
         current = snapshot.job(namespace, job.id)

@@ -12,11 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable, Optional
 
-from ..errors import Invalid
 from ..structs import ServiceRegistration
 
-__all__ = ["ServiceReads", "ServiceWrites", "SERVICE_TOPIC", "service_problems",
-           "refuse_unsupported_services"]
+__all__ = ["ServiceReads", "ServiceWrites", "SERVICE_TOPIC", "service_problems"]
 
 #: The event stream topic and event types of service registrations, as Nomad names them.
 SERVICE_TOPIC = "Service"
@@ -108,13 +106,6 @@ class ServiceWrites:
         for reg_id, reg in list(txn.t["services"].items()):
             if reg.node_id == node_id:
                 self._txn_delete_service(txn, reg_id)
-
-
-def refuse_unsupported_services(job: Any) -> None:
-    """Raise Invalid naming every :func:`service_problems` of the job (register, plan)."""
-    problems = service_problems(job)
-    if problems:
-        raise Invalid("; ".join(problems))
 
 
 def service_problems(job: Any) -> list[str]:
