@@ -199,11 +199,26 @@ class Agent:
                 client.stop(detach=True)
             else:
                 client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
+        if not leave_tasks:
+            self._remove_containers()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.server.state.close_log()
+
+    def _remove_containers(self) -> None:
+        """``docker rm -f`` whatever container of this agent its clients' stop left (one
+        killed but not yet removed, one a task runner gave up on), all at once; only
+        when a client reached the engine (an absent engine costs no time here)."""
+        for client in self.clients.values():
+            docker = client.drivers.get("docker")
+            if getattr(docker, "connected", False):
+                try:
+                    docker.remove_all(self.agent_id, client=docker.client())
+                except Exception:  # noqa: BLE001 - the engine went away: nothing to remove
+                    pass
+                return
 
     def __enter__(self) -> "Agent":
         return self
