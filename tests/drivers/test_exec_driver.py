@@ -367,6 +367,22 @@ def test_a_task_tied_to_its_agent_dies_with_it(tmp_path):
     task_tree_dies_with_its_starter(tmp_path, "exec")
 
 
+def test_a_tied_task_dies_with_its_executor(run):
+    """Its namespace's init has the executor's death as its SIGKILL (PR_SET_PDEATHSIG), and
+    the whole PID namespace dies with init: an executor killed outright leaves nothing."""
+    import signal
+    handle = run("/bin/sh", ["-c", "sleep 3600 & echo started; wait"])
+    if not handle.state["pid_namespace"]:
+        assert os.environ.get("CI") != "true", "CI runs as root and may unshare"
+        pytest.skip("no PID namespace here (not root, or unshare is not permitted)")
+    _wait_for_output(handle, "started", timeout=60)
+    tid = handle.state["task_pid"]
+    child = int(open(f"/proc/{tid}/task/{tid}/children").read().split()[0])
+    os.kill(handle.state["pid"], signal.SIGKILL)
+    for pid in (tid, child):
+        assert _gone(pid, timeout=60), f"process {pid} outlived its executor"
+
+
 def test_a_raw_exec_task_tied_to_its_agent_dies_with_it(tmp_path):
     """raw_exec has no PID namespace: the executor kills the task's process group."""
     task_tree_dies_with_its_starter(tmp_path, "raw_exec")
