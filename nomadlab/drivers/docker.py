@@ -546,6 +546,15 @@ class DockerDriver(Driver):
         _remove_all(orphans)
         return [c.name for c in orphans]
 
+    def remove_strays(self, stray: Callable[[str], bool]) -> list[str]:
+        """Remove every container of this agent (running or not) whose allocation ID
+        ``stray`` says will not be re-attached; their names.  A restarted client's
+        sweep: it also finds a container whose task handle was never saved."""
+        containers = [c for c in self.find_managed(agent_id=self.agent_id, client=self.client())
+                      if stray(c.labels.get(ALLOC_ID_LABEL, ""))]
+        _remove_all(containers)
+        return [c.name for c in containers]
+
     @classmethod
     def remove_all(cls, agent_id: str, client: Optional[docker.DockerClient] = None) -> list[str]:
         """Kill and remove every container of agent ``agent_id`` at once (an agent that
