@@ -541,19 +541,31 @@ class DockerDriver(Driver):
         agent that does not leave its containers behind, is gone (SIGKILLed before it
         removed them); returns their names.  Containers of agents in another PID
         namespace or boot, or without an owner, are never touched."""
-        orphans = [c for c in self.find_managed(client=self.client())
-                   if owner_alive(c.labels.get(OWNER_LABEL, "")) is False]
-        _remove_all(orphans)
-        return [c.name for c in orphans]
+        return self._remove_listed([OWNER_LABEL], lambda labels: owner_alive(
+            labels.get(OWNER_LABEL, "")) is False)
 
     def remove_strays(self, stray: Callable[[str], bool]) -> list[str]:
         """Remove every container of this agent (running or not) whose allocation ID
         ``stray`` says will not be re-attached; their names.  A restarted client's
         sweep: it also finds a container whose task handle was never saved."""
-        containers = [c for c in self.find_managed(agent_id=self.agent_id, client=self.client())
-                      if stray(c.labels.get(ALLOC_ID_LABEL, ""))]
-        _remove_all(containers)
-        return [c.name for c in containers]
+        return self._remove_listed([f"{AGENT_LABEL}={self.agent_id}"],
+                                   lambda labels: stray(labels.get(ALLOC_ID_LABEL, "")))
+
+    def _remove_listed(self, labels: list[str], remove: Callable[[dict[str, str]], bool]
+                       ) -> list[str]:
+        """``docker rm -f``, all at once, the managed containers with ``labels`` for which
+        ``remove(their labels)`` holds; their names.  One listing and no inspection per
+        container (every client's start pays for it, and a container removed meanwhile
+        by someone else is no error)."""
+        api = self.client().api
+        try:
+            listed = api.containers(all=True, filters={"label": [f"{MANAGED_LABEL}=true",
+                                                                 *labels]})
+        except docker.errors.DockerException as exc:
+            raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
+        chosen = [c for c in listed if remove(c.get("Labels") or {})]
+        _remove_all([_Removable(api, c["Id"]) for c in chosen])
+        return [(c.get("Names") or [c["Id"]])[0].lstrip("/") for c in chosen]
 
     @classmethod
     def remove_all(cls, agent_id: str, client: Optional[docker.DockerClient] = None) -> list[str]:
@@ -610,6 +622,16 @@ class DockerDriver(Driver):
     @staticmethod
     def _label(handle: TaskHandle) -> str:
         return repr(handle.state.get("container_name") or handle.state.get("container_id", "?"))
+
+
+class _Removable:
+    """A container known by its id only (from a sparse listing), to remove."""
+
+    def __init__(self, api: docker.APIClient, container_id: str) -> None:
+        self.api, self.id = api, container_id
+
+    def remove(self, force: bool, v: bool) -> None:
+        self.api.remove_container(self.id, force=force, v=v)
 
 
 def _remove_all(containers: list[Any]) -> None:

@@ -112,7 +112,7 @@ def main() -> None:
     _name(b"nomadlab-exec")
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
-    agent = _watch_agent(spec.get("agent"))
+    agent = _Agent(spec["agent"]) if spec.get("agent") else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     size = (spec["max_files"], spec["max_file_size_mb"])   # the files exist once it runs
@@ -144,12 +144,12 @@ def main() -> None:
     try:
         _report(f"started {task_pid or child}")
     except OSError:
-        pass   # the agent is gone already: its pidfd says so below
+        pass   # the agent is gone already: _copy_output sees it at once
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):   # from now on only ``agent`` (if any) ties the executor to it
         os.dup2(devnull, fd)
-    kill = (lambda: _kill_task(child, spec)) if agent is not None else None
-    code = _copy_output(logs, child, status_r, spec["pid_namespace"], agent, kill)
+    code = _copy_output(logs, child, status_r, spec["pid_namespace"], agent,
+                        lambda: _kill_task(child, spec))
     _write_exit(spec["exit_path"], code)
     os._exit(0)
 
@@ -171,20 +171,21 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _watch_agent(agent: dict | None) -> int | None:
-    """A pidfd that becomes readable when the agent process ``agent`` names has exited;
-    None when the task outlives its agent, -1 when the agent is gone already."""
-    if not agent:
-        return None
-    pid, start_time = int(agent["pid"]), int(agent["start_time"])
-    try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        return -1
-    if _start_time(pid) != start_time:   # it exited and its pid was reused before we looked
-        os.close(fd)
-        return -1
-    return fd
+class _Agent:
+    """The agent process a tied task dies with (``spec["agent"]``): watched with a pidfd,
+    readable once it has exited; where pidfds are missing (Linux before 5.3), ``/proc``
+    is looked at between reads."""
+
+    def __init__(self, agent: dict) -> None:
+        self.pid, self.start_time = int(agent["pid"]), int(agent["start_time"])
+        try:
+            self.fd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.fd = None   # no pidfds, or the agent is gone already (gone() says which)
+
+    def gone(self) -> bool:
+        """Exited, or its pid now names another process."""
+        return _start_time(self.pid) != self.start_time
 
 
 def _start_time(pid: int) -> int | None:
@@ -314,18 +315,19 @@ def _exec_task(spec: dict, out_w: int, err_w: int, ready_w: int) -> None:
 
 
 def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
-                 pid_namespace: bool, agent: int | None = None,
-                 kill: Callable[[], None] | None = None) -> int:
+                 pid_namespace: bool, agent: _Agent | None,
+                 kill: Callable[[], None]) -> int:
     """Logmon: copy the task's output (read end -> its rotated files) until it ended and
     its output is drained; returns its exit code (negative: the signal that killed it).
-    ``agent`` (a pidfd, -1 for one already gone): when it exits, ``kill`` the task."""
+    Once ``agent`` (if any) has exited, ``kill`` the task."""
     poller = select.poll()
     for fd in logs:
         poller.register(fd, select.POLLIN)
-    if agent == -1 and kill is not None:
+    if agent is not None and agent.gone():
         kill()
-    elif agent is not None:
-        poller.register(agent, select.POLLIN)
+        agent = None
+    elif agent is not None and agent.fd is not None:   # checked after opening: no race
+        poller.register(agent.fd, select.POLLIN)
     try:
         pidfd: int | None = os.pidfd_open(child)
         poller.register(pidfd, select.POLLIN)
@@ -334,6 +336,9 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
     code: int | None = None
     deadline: float | None = None
     while logs:
+        if agent is not None and agent.fd is None and agent.gone():
+            kill()
+            agent = None
         if code is None and pidfd is None:
             code = _reap(child, status_r, pid_namespace, block=False)
             if code is not None:
@@ -344,11 +349,13 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
                 break
             timeout: int | None = int(left * 1000) + 1
         else:
-            timeout = None if pidfd is not None else 100
+            polled = pidfd is None or agent is not None and agent.fd is None
+            timeout = 100 if polled else None
         for fd, _ in poller.poll(timeout):
-            if fd == agent and kill is not None:
-                poller.unregister(agent)
+            if agent is not None and fd == agent.fd:
+                poller.unregister(fd)
                 kill()
+                agent = None
                 continue
             if fd == pidfd:
                 poller.unregister(pidfd)
