@@ -124,8 +124,8 @@ def _remove_stray_containers(node_id: str, lookup: Callable[[str], Optional[Allo
 
     try:
         removed = remove_strays(stray)
-    except DriverError as err:   # no engine: no containers to remove
-        log.debug("not looking for stray containers: %s", err)
+    except DriverError as err:   # no engine (no containers to remove), or a failed listing
+        log.warning("could not look for stray containers: %s", err)
         return
     for name in removed:
         log.info("removed container %s: no allocation of this node re-attaches to it", name)

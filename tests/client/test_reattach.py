@@ -341,8 +341,11 @@ def test_docker_containers_are_reattached_or_stopped_after_kill_9(
     assert handle(data, box["ID"])["state"]["container_id"] == containers["box"]
     assert docker_engine.containers.get(containers["box"]).status == "running"
 
-    wait_for("the purged job's container removed",
-             lambda: removed_container(docker_engine, containers["gone"]))
+    try:
+        wait_for("the purged job's container removed",
+                 lambda: removed_container(docker_engine, containers["gone"]))
+    except AssertionError as err:   # the agent's log says why (a listing that failed?)
+        raise AssertionError(f"{err}\n{''.join(agent.lines)}") from None
     assert api(port, "DELETE", "/v1/job/box")[0] == 200
     wait_for("box's container stopped",
              lambda: stopped_container(docker_engine, containers["box"]), timeout=30)
