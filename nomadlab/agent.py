@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
@@ -198,11 +199,26 @@ class Agent:
                 client.stop(detach=True)
             else:
                 client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
+        if not leave_tasks:
+            self._remove_containers()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.server.state.close_log()
+
+    def _remove_containers(self) -> None:
+        """``docker rm -f`` whatever container of this agent its clients' stop left (one
+        killed but not yet removed, one a task runner gave up on), all at once; only
+        when a client reached the engine (an absent engine costs no time here)."""
+        for client in self.clients.values():
+            docker = client.drivers.get("docker")
+            if getattr(docker, "connected", False):
+                try:
+                    docker.remove_all(self.agent_id, client=docker.client())
+                except Exception:  # noqa: BLE001 - the engine went away: nothing to remove
+                    pass
+                return
 
     def __enter__(self) -> "Agent":
         return self
@@ -228,8 +244,27 @@ class Agent:
 
     def _drivers(self, config: ClientConfig) -> dict:
         from .drivers import builtin_drivers
-        return builtin_drivers(raw_exec_enabled=self.raw_exec, agent_id=config.agent_id,
-                               docker_volumes=config.docker_volumes)
+        drivers = builtin_drivers(raw_exec_enabled=self.raw_exec, agent_id=config.agent_id,
+                                  docker_volumes=config.docker_volumes)
+        outlive = self._tasks_outlive_agent()
+        for driver in drivers.values():
+            if hasattr(driver, "tasks_outlive_agent"):
+                driver.tasks_outlive_agent = outlive
+        return drivers
+
+    def _tasks_outlive_agent(self) -> bool:
+        """Whether this agent's tasks and containers may outlive its process: only when a
+        later agent can re-attach to them, that is with a data dir and outside a Jupyter
+        kernel (a kernel never comes back: see :mod:`nomadlab.notebook.kernel_exit`).
+        Otherwise each exec/raw_exec task dies with the process even when it is SIGKILLed
+        (:mod:`nomadlab.drivers.executor`), and its containers are removed by the next
+        agent on the host (:meth:`DockerDriver.remove_orphans`)."""
+        if not self.data_dir:
+            return False
+        if "ipykernel" not in sys.modules:   # no kernel without it: spare the import
+            return True
+        from .notebook.kernel_exit import in_kernel
+        return not in_kernel()
 
     def add_node(self, name: Optional[str] = None, *, datacenter: str = "dc1",
                  node_class: str = "", node_pool: str = "default", cpu: int = 4000,

@@ -17,7 +17,10 @@ On restart the client re-attaches to the allocations the server still wants runn
 still reports running or pending (:func:`reattachable`); everything else it finds in its
 data dir (an allocation the server no longer knows, or one it considers finished or
 lost) is stopped by :func:`reap_orphans`, so nothing runs that the state does not know
-about.
+about.  Then every container of this agent (its ``nomadlab.agent`` label) that belongs to
+no allocation this client re-attaches is removed, running or not: one killed but never
+removed, one whose handle was never written.  A container of another client of the same
+agent (same label, another node) is left to that client.
 """
 
 from __future__ import annotations
@@ -103,7 +106,29 @@ def reap_orphans(data_dir: str, node_id: str, lookup: Callable[[str], Optional[A
             continue
         if _stop_leftovers(os.path.join(root, alloc_id), alloc_id, alloc, drivers):
             reaped.append(alloc_id)
+    _remove_stray_containers(node_id, lookup, drivers)
     return reaped
+
+
+def _remove_stray_containers(node_id: str, lookup: Callable[[str], Optional[Allocation]],
+                             drivers: dict[str, Driver]) -> None:
+    """Remove this agent's containers that no allocation of this node will re-attach
+    (those of an allocation the server no longer knows go too)."""
+    remove_strays = getattr(drivers.get("docker"), "remove_strays", None)
+    if remove_strays is None:
+        return
+
+    def stray(alloc_id: str) -> bool:
+        alloc = lookup(alloc_id) if alloc_id else None
+        return alloc is None or alloc.node_id == node_id and not reattachable(alloc)
+
+    try:
+        removed = remove_strays(stray)
+    except DriverError as err:   # no engine (no containers to remove), or a failed listing
+        log.warning("could not look for stray containers: %s", err)
+        return
+    for name in removed:
+        log.info("removed container %s: no allocation of this node re-attaches to it", name)
 
 
 def _stop_leftovers(alloc_dir: str, alloc_id: str, alloc: Optional[Allocation],

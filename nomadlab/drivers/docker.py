@@ -11,6 +11,16 @@ allocation IDs) never find, replace or remove each other's containers, a restart
 (same data dir, same agent id) finds its own again, and :meth:`DockerDriver.find_managed`
 can prove nothing was left behind.
 
+Containers of an agent that may not leave them behind (in a Jupyter kernel, or without
+a data dir: ``tasks_outlive_agent`` False, see ``Agent._tasks_outlive_agent``) also carry
+``nomadlab.owner=<boot id>/<pid namespace>/<pid>/<start time>`` naming the agent's
+process.  The engine, not the agent, runs them, so nothing in the agent survives a
+SIGKILL to remove them; instead the next driver to reach the engine on this host
+(:meth:`DockerDriver.remove_orphans`, at its first fingerprint) removes every container
+whose owner process is gone, and an agent that stops its tasks finishes with
+:meth:`DockerDriver.remove_all` (``docker rm -f`` of all its containers at once), so a
+container killed but not yet removed never stays.
+
 Host paths in ``volumes`` are refused unless the client enables them, as Nomad's
 ``plugin "docker" { config { volumes { enabled = false } } }`` default does; a relative
 path (inside the task's directory) or any path inside the allocation is always allowed.
@@ -44,12 +54,14 @@ from .base import (
     TaskStats,
 )
 from .logs import RotatingLog
+from .process import pid_alive, process_start_time
 
-__all__ = ["DockerDriver", "MANAGED_LABEL", "AGENT_LABEL", "ALLOC_ID_LABEL", "TASK_NAME_LABEL",
+__all__ = ["DockerDriver", "MANAGED_LABEL", "AGENT_LABEL", "OWNER_LABEL", "ALLOC_ID_LABEL", "TASK_NAME_LABEL",
            "JOB_ID_LABEL"]
 
 MANAGED_LABEL = "nomadlab.managed"
 AGENT_LABEL = "nomadlab.agent"
+OWNER_LABEL = "nomadlab.owner"
 ALLOC_ID_LABEL = "com.hashicorp.nomad.alloc_id"
 TASK_NAME_LABEL = "com.hashicorp.nomad.task_name"
 JOB_ID_LABEL = "com.hashicorp.nomad.job_id"
@@ -134,6 +146,8 @@ class DockerDriver(Driver):
     """
 
     name = "docker"
+    #: False: label containers with this process as their owner (see the module docstring).
+    tasks_outlive_agent = False
 
     def __init__(self, progress: Optional[Callable[[str], None]] = None, *,
                  base_url: Optional[str] = None, timeout: float = 10.0, agent_id: str = "",
@@ -146,6 +160,7 @@ class DockerDriver(Driver):
         self._client: Optional[docker.DockerClient] = None
         self._lock = threading.Lock()
         self._pumps: dict[str, list[_LogPump]] = {}
+        self._swept = False
 
     # -- engine --------------------------------------------------------------------------
 
@@ -155,6 +170,11 @@ class DockerDriver(Driver):
         if base_url:
             return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
         return docker.from_env(timeout=timeout)
+
+    @property
+    def connected(self) -> bool:
+        """Whether this driver reached the engine (and did not hang up since)."""
+        return self._client is not None
 
     def client(self) -> docker.DockerClient:
         """The engine client, connected on first use (and again after a failure)."""
@@ -176,6 +196,12 @@ class DockerDriver(Driver):
             message = str(exc) if isinstance(exc, DriverError) else (
                 f"Docker engine not reachable: {_explain(exc)}")
             return Fingerprint(detected=False, healthy=False, health_description=message)
+        if not self._swept:
+            self._swept = True
+            try:
+                self.remove_orphans()
+            except DriverError:
+                pass   # a listing that failed: the next agent's sweep finds them
         return Fingerprint(
             detected=True, healthy=True, health_description="Healthy",
             attributes={
@@ -268,6 +294,8 @@ class DockerDriver(Driver):
         labels.update({ALLOC_ID_LABEL: task.alloc_id, TASK_NAME_LABEL: task.task_name,
                        JOB_ID_LABEL: task.job_id, MANAGED_LABEL: "true",
                        AGENT_LABEL: self.agent_id})
+        if not self.tasks_outlive_agent:
+            labels[OWNER_LABEL] = owner()
 
         memory = max(task.resources.memory_mb, 0)
         limit_mb = max(task.resources.memory_max_mb, memory)
@@ -508,6 +536,45 @@ class DockerDriver(Driver):
                 raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
         return []
 
+    def remove_orphans(self) -> list[str]:
+        """Remove (``docker rm -f``) every container on this host whose owner process, an
+        agent that does not leave its containers behind, is gone (SIGKILLed before it
+        removed them); returns their names.  Containers of agents in another PID
+        namespace or boot, or without an owner, are never touched."""
+        return self._remove_listed([OWNER_LABEL], lambda labels: owner_alive(
+            labels.get(OWNER_LABEL, "")) is False)
+
+    def remove_strays(self, stray: Callable[[str], bool]) -> list[str]:
+        """Remove every container of this agent (running or not) whose allocation ID
+        ``stray`` says will not be re-attached; their names.  A restarted client's
+        sweep: it also finds a container whose task handle was never saved."""
+        return self._remove_listed([f"{AGENT_LABEL}={self.agent_id}"],
+                                   lambda labels: stray(labels.get(ALLOC_ID_LABEL, "")))
+
+    def _remove_listed(self, labels: list[str], remove: Callable[[dict[str, str]], bool]
+                       ) -> list[str]:
+        """``docker rm -f``, all at once, the managed containers with ``labels`` for which
+        ``remove(their labels)`` holds; their names.  One listing and no inspection per
+        container (every client's start pays for it, and a container removed meanwhile
+        by someone else is no error)."""
+        api = self.client().api
+        try:
+            listed = api.containers(all=True, filters={"label": [f"{MANAGED_LABEL}=true",
+                                                                 *labels]})
+        except docker.errors.DockerException as exc:
+            raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
+        chosen = [c for c in listed if remove(c.get("Labels") or {})]
+        _remove_all([_Removable(api, c["Id"]) for c in chosen])
+        return [(c.get("Names") or [c["Id"]])[0].lstrip("/") for c in chosen]
+
+    @classmethod
+    def remove_all(cls, agent_id: str, client: Optional[docker.DockerClient] = None) -> list[str]:
+        """Kill and remove every container of agent ``agent_id`` at once (an agent that
+        stopped its tasks, making sure no container it killed stays); their names."""
+        containers = cls.find_managed(agent_id=agent_id, client=client)
+        _remove_all(containers)
+        return [c.name for c in containers]
+
     # -- helpers -------------------------------------------------------------------------
 
     def _attach_logs(self, container_id: str, task: TaskConfig, since: Optional[float]) -> None:
@@ -555,6 +622,57 @@ class DockerDriver(Driver):
     @staticmethod
     def _label(handle: TaskHandle) -> str:
         return repr(handle.state.get("container_name") or handle.state.get("container_id", "?"))
+
+
+class _Removable:
+    """A container known by its id only (from a sparse listing), to remove."""
+
+    def __init__(self, api: docker.APIClient, container_id: str) -> None:
+        self.api, self.id = api, container_id
+
+    def remove(self, force: bool, v: bool) -> None:
+        self.api.remove_container(self.id, force=force, v=v)
+
+
+def _remove_all(containers: list[Any]) -> None:
+    """``docker rm -f`` each container, all at once (each is a kill and a remove)."""
+    def remove(container: Any) -> None:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.DockerException:
+            pass   # gone already, or its removal is in progress
+
+    threads = [threading.Thread(target=remove, args=(c,), daemon=True) for c in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _boot_and_pid_namespace() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid').strip('pid:[]')}"
+    except OSError:
+        return ""
+
+
+def owner() -> str:
+    """This process as the owner of the containers it starts:
+    ``<boot id>/<pid namespace>/<pid>/<start time>``."""
+    return f"{_boot_and_pid_namespace()}/{os.getpid()}/{process_start_time(os.getpid())}"
+
+
+def owner_alive(value: str) -> Optional[bool]:
+    """Whether the owner a label names still runs; None when this process cannot tell
+    (another host, boot or PID namespace, or no owner)."""
+    here = _boot_and_pid_namespace()
+    place, _, process = value.rpartition("/")
+    place, _, pid = place.rpartition("/")
+    if not here or place != here or not pid.isdigit() or not process.isdigit():
+        return None
+    return pid_alive(int(pid), int(process))
 
 
 def _strings(value: Any, key: str) -> list[Any]:

@@ -32,6 +32,18 @@ signal but SIGKILL and the task gets it as in Nomad.  To kill, the agent SIGKILL
 member but the executor (init's death ends the whole namespace), so the executor still
 records how the task ended.
 
+Tied to its agent or not: an agent that may come back to re-attach (``nomadlab agent
+-dev -data-dir DIR``) leaves ``agent`` out of the spec and its tasks outlive it.  Every
+other agent (one in a Jupyter kernel, one without a data dir) names itself there
+(``{"pid", "start_time"}``): the executor then waits on a pidfd of that process too, and
+the moment it exits, however it ended (a kernel SIGKILLed while it was still stopping its
+tasks), the executor SIGKILLs the task (init, whose death ends its whole PID namespace;
+else the process group and every process of the task's cgroups), then records the exit as
+usual.  A pidfd, not ``PR_SET_PDEATHSIG`` on the executor: the agent forks executors from
+task runner threads, and the parent-death signal fires when that *thread* ends, not the
+agent.  Init does get ``PR_SET_PDEATHSIG=SIGKILL`` (its parent, the executor, is one
+thread), so an executor killed outright takes the task's namespace with it.
+
 The agent talks to it over two pipes: the task's spec as JSON on stdin, and one line
 back on stdout, ``started <task pid>`` or ``error <message>``.  The executor loads only
 the standard library and this package's ``logs`` and ``namespaces`` (see
@@ -50,6 +62,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 from .logs import RotatingLog
 from .namespaces import enter_mount_namespace, libc, mount_proc, unshare_pid
@@ -60,6 +73,7 @@ __all__ = ["command", "main", "read_exit", "DRAIN_SECONDS"]
 #: behind (a raw_exec daemon) keeps the pipes open.
 DRAIN_SECONDS = 2.0
 _PR_SET_NAME = 15
+_PR_SET_PDEATHSIG = 1
 #: Signals the executor and init ignore; the task gets them back at their default.
 _IGNORED = [s for s in signal.valid_signals()
             if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)]
@@ -98,6 +112,7 @@ def main() -> None:
     _name(b"nomadlab-exec")
     for sig in _IGNORED:
         signal.signal(sig, signal.SIG_IGN)
+    agent = _Agent(spec["agent"]) if spec.get("agent") else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     size = (spec["max_files"], spec["max_file_size_mb"])   # the files exist once it runs
@@ -126,11 +141,15 @@ def main() -> None:
         _report(f"error {failure.decode(errors='replace')}")
         os._exit(1)
     task_pid = _first_child(child) if spec["pid_namespace"] else child
-    _report(f"started {task_pid or child}")
+    try:
+        _report(f"started {task_pid or child}")
+    except OSError:
+        pass   # the agent is gone already: _copy_output sees it at once
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):   # from now on nothing ties the executor to the agent
+    for fd in (0, 1, 2):   # from now on only ``agent`` (if any) ties the executor to it
         os.dup2(devnull, fd)
-    code = _copy_output(logs, child, status_r, spec["pid_namespace"])
+    code = _copy_output(logs, child, status_r, spec["pid_namespace"], agent,
+                        lambda: _kill_task(child, spec))
     _write_exit(spec["exit_path"], code)
     os._exit(0)
 
@@ -152,6 +171,71 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Agent:
+    """The agent process a tied task dies with (``spec["agent"]``): watched with a pidfd,
+    readable once it has exited; where pidfds are missing (Linux before 5.3), ``/proc``
+    is looked at between reads."""
+
+    def __init__(self, agent: dict) -> None:
+        self.pid, self.start_time = int(agent["pid"]), int(agent["start_time"])
+        try:
+            self.fd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.fd = None   # no pidfds, or the agent is gone already (gone() says which)
+
+    def gone(self) -> bool:
+        """Exited, or its pid now names another process."""
+        return _start_time(self.pid) != self.start_time
+
+
+def _start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
+        return int(raw[raw.rfind(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_task(child: int, spec: dict) -> None:
+    """SIGKILL everything of the task (its agent died): init or the task (``child``), the
+    process group the task started in, and every process in its cgroups."""
+    pids = {child}
+    for procs in spec["cgroup_procs"]:
+        try:
+            with open(procs) as f:
+                pids.update(int(line) for line in f if line.strip())
+        except (OSError, ValueError):
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if not spec["pid_namespace"]:   # the group is the executor's own: spare it, kill the rest
+        for pid in _group_members(os.getpid()):
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                raw = f.read().decode(errors="replace")
+            if int(raw[raw.rfind(")") + 2:].split()[2]) == pgid:
+                pids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
 def _first_child(pid: int) -> int | None:
     """The task's pid in the host's namespace: init's only child."""
     try:
@@ -163,8 +247,13 @@ def _first_child(pid: int) -> int | None:
 
 
 def _init(spec: dict, out_w: int, err_w: int, ready_w: int, status_w: int) -> None:
-    """PID 1 of the task's namespace: mounts, starts the task, reaps, reports its status."""
+    """PID 1 of the task's namespace: mounts, starts the task, reaps, reports its status.
+
+    Tied to its agent (``spec["agent"]``), init dies with the executor (parent-death
+    signal), and the whole namespace with it."""
     _name(b"nomadlab-init")
+    if spec.get("agent"):
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     try:
         mount = spec["mount"]
         enter_mount_namespace(mount["task_dir"], mount["alloc_dir"])()
@@ -226,12 +315,19 @@ def _exec_task(spec: dict, out_w: int, err_w: int, ready_w: int) -> None:
 
 
 def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
-                 pid_namespace: bool) -> int:
+                 pid_namespace: bool, agent: _Agent | None,
+                 kill: Callable[[], None]) -> int:
     """Logmon: copy the task's output (read end -> its rotated files) until it ended and
-    its output is drained; returns its exit code (negative: the signal that killed it)."""
+    its output is drained; returns its exit code (negative: the signal that killed it).
+    Once ``agent`` (if any) has exited, ``kill`` the task."""
     poller = select.poll()
     for fd in logs:
         poller.register(fd, select.POLLIN)
+    if agent is not None and agent.gone():
+        kill()
+        agent = None
+    elif agent is not None and agent.fd is not None:   # checked after opening: no race
+        poller.register(agent.fd, select.POLLIN)
     try:
         pidfd: int | None = os.pidfd_open(child)
         poller.register(pidfd, select.POLLIN)
@@ -240,6 +336,9 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
     code: int | None = None
     deadline: float | None = None
     while logs:
+        if agent is not None and agent.fd is None and agent.gone():
+            kill()
+            agent = None
         if code is None and pidfd is None:
             code = _reap(child, status_r, pid_namespace, block=False)
             if code is not None:
@@ -250,8 +349,14 @@ def _copy_output(logs: dict[int, RotatingLog], child: int, status_r: int,
                 break
             timeout: int | None = int(left * 1000) + 1
         else:
-            timeout = None if pidfd is not None else 100
+            polled = pidfd is None or agent is not None and agent.fd is None
+            timeout = 100 if polled else None
         for fd, _ in poller.poll(timeout):
+            if agent is not None and fd == agent.fd:
+                poller.unregister(fd)
+                kill()
+                agent = None
+                continue
             if fd == pidfd:
                 poller.unregister(pidfd)
                 code = _reap(child, status_r, pid_namespace, block=True)

@@ -148,9 +148,15 @@ _registry_lock = threading.Lock()
 
 
 class ProcessDriver(Driver):
-    """A driver that runs ``config["command"]`` with ``config["args"]`` as a real process."""
+    """A driver that runs ``config["command"]`` with ``config["args"]`` as a real process.
+
+    ``tasks_outlive_agent``: False (the default) ties each task to this Python process:
+    its executor kills it the moment this process exits, however (see :mod:`.executor`).
+    Only an agent that comes back on its data dir to re-attach sets it (see
+    ``Agent._drivers``)."""
 
     name = "process"
+    tasks_outlive_agent = False
 
     def isolation(self) -> Isolation:
         """The isolation for the next task; subclasses choose."""
@@ -196,6 +202,8 @@ class ProcessDriver(Driver):
                 "stdout_path": task.stdout_path, "stderr_path": task.stderr_path,
                 "max_files": task.log_max_files, "max_file_size_mb": task.log_max_file_size_mb,
                 "exit_path": exit_path, **isolation.child_spec(iso_state)}
+        if not self.tasks_outlive_agent:
+            spec["agent"] = {"pid": os.getpid(), "start_time": process_start_time(os.getpid())}
         try:
             popen, task_pid = _launch(spec)
         except (OSError, DriverError) as err:

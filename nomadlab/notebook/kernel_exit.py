@@ -19,6 +19,21 @@ kernel restart and re-running a lab's first cell leave no process and no contain
 behind".  So a kernel is treated as Nomad treats dev mode (destroy the allocations on
 shutdown).  Nothing acknowledged is lost all the same: the data dir keeps the state, and
 an agent started on it again re-attaches to nothing but starts the jobs' tasks afresh.
+
+A kernel SIGKILLed before its agent finished (a loaded machine, a kernel killed from
+outside) runs none of this, so the promise does not rest on it alone:
+
+* every exec and raw_exec task of a kernel's agent is tied to the kernel's process: its
+  executor waits on a pidfd of the kernel and SIGKILLs the task (its PID namespace, its
+  process group, its cgroups) the moment the kernel is gone (see
+  :mod:`nomadlab.drivers.executor`; ``Agent._tasks_outlive_agent`` says which agents'
+  tasks may outlive them: only one with a data dir outside a kernel);
+* a container is run by the engine, which nothing of the kernel outlives to ask: it
+  carries its kernel as its owner, and the next agent on the host removes it when its
+  client starts (:meth:`nomadlab.drivers.docker.DockerDriver.remove_orphans`), as it does
+  re-running the lab's first cell in a new kernel.  Until then it runs on.
+* an agent that does stop ends with ``docker rm -f`` of all its containers at once, so
+  none it killed stays behind, removed or not.
 """
 
 from __future__ import annotations

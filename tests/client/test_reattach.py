@@ -325,7 +325,14 @@ def test_docker_containers_are_reattached_or_stopped_after_kill_9(
     server.restore(str(data / "server"))
     server.deregister_job("default", "gone", purge=True)
     server.state.close_log()
+    # The purged job's container was killed but not removed, and its handle never saved
+    # (the agent died between the two): only its agent label finds it again.
+    docker_engine.containers.get(containers["gone"]).kill()
+    wait_for("the killed container exited",
+             lambda: docker_engine.containers.get(containers["gone"]).status == "exited")
+    (data / "client" / "client-1" / "alloc" / allocs["gone"]["ID"] / ".state" / "t.json").unlink()
 
+    assert not removed_container(docker_engine, containers["gone"]), "the engine keeps it"
     agent = AgentProcess(data, port, clients=1)
     cleanup.append(agent)
     agent.wait_started()
@@ -334,8 +341,11 @@ def test_docker_containers_are_reattached_or_stopped_after_kill_9(
     assert handle(data, box["ID"])["state"]["container_id"] == containers["box"]
     assert docker_engine.containers.get(containers["box"]).status == "running"
 
-    wait_for("the purged job's container stopped",
-             lambda: stopped_container(docker_engine, containers["gone"]))
+    try:
+        wait_for("the purged job's container removed",
+                 lambda: removed_container(docker_engine, containers["gone"]))
+    except AssertionError as err:   # the agent's log says why (a listing that failed?)
+        raise AssertionError(f"{err}\n{''.join(agent.lines)}") from None
     assert api(port, "DELETE", "/v1/job/box")[0] == 200
     wait_for("box's container stopped",
              lambda: stopped_container(docker_engine, containers["box"]), timeout=30)
@@ -347,6 +357,15 @@ def stopped_container(engine: Any, container_id: str) -> bool:
         return engine.containers.get(container_id).status != "running"
     except docker.errors.NotFound:
         return True
+
+
+def removed_container(engine: Any, container_id: str) -> bool:
+    import docker.errors
+    try:
+        engine.containers.get(container_id)
+    except docker.errors.NotFound:
+        return True
+    return False
 
 
 BUILD_SIMULATED = """

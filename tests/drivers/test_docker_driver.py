@@ -303,3 +303,71 @@ def test_bad_config_is_a_driver_error(driver: DockerDriver, make_task, config: d
     with pytest.raises(DriverError, match=message):
         driver.start(task)
     assert DockerDriver.find_managed(task.alloc_id, client=engine) == []
+
+
+#: Starts a container for each task given (JSON), the first with a driver whose containers
+#: may not outlive it, the second with one whose may; prints their ids, then waits.
+START_CONTAINERS = """
+import json, sys
+from nomadlab.drivers.base import Resources, TaskConfig
+from nomadlab.drivers.docker import DockerDriver
+ids = []
+for fields, outlive in zip(json.loads(sys.argv[1]), (False, True)):
+    driver = DockerDriver()
+    driver.tasks_outlive_agent = outlive
+    task = TaskConfig(**{**fields, "resources": Resources(**fields["resources"])})
+    ids.append(driver.start(task).state["container_id"])
+print(json.dumps(ids), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_next_driver_removes_the_containers_of_a_sigkilled_owner(
+        driver: DockerDriver, make_task, engine: docker.DockerClient) -> None:
+    """A kernel SIGKILLed before it removed its containers: the first fingerprint of the
+    next driver on this host removes them (their owner process is gone); a container of an
+    agent that lets them outlive it (data dir, re-attach) and one of a live owner stay."""
+    import dataclasses
+    import json
+    import signal
+    import sys
+    tasks = [make_task(_sh("sleep 3600"), name=name) for name in ("tied", "kept")]
+    fields = [{f.name: getattr(t, f.name) for f in dataclasses.fields(t) if f.name != "events"}
+              for t in tasks]
+    for entry, task in zip(fields, tasks):
+        entry["resources"] = dataclasses.asdict(task.resources)
+    starter = subprocess.Popen([sys.executable, "-c", START_CONTAINERS, json.dumps(fields)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        tied, kept = json.loads(starter.stdout.readline())
+    finally:
+        starter.send_signal(signal.SIGKILL)
+        starter.wait(30)
+    live = driver.start(make_task(_sh("sleep 3600"), name="live"))
+    assert engine.containers.get(tied).status == "running", "nothing in the engine removes it"
+
+    assert DockerDriver().fingerprint().healthy   # the next agent's client starts
+    with pytest.raises(docker.errors.NotFound):
+        engine.containers.get(tied)
+    assert engine.containers.get(kept).status == "running"
+    assert engine.containers.get(live.state["container_id"]).status == "running"
+    driver.destroy(live)
+
+
+def test_remove_all_removes_running_and_killed_containers_at_once(
+        driver: DockerDriver, make_task, engine: docker.DockerClient) -> None:
+    """The end of an agent's stop: a container killed but not yet removed goes too."""
+    running = driver.start(make_task(_sh("sleep 3600")))
+    killed = driver.start(make_task(_sh("sleep 3600")))
+    driver.stop(killed, "SIGKILL", timeout=1)
+    assert engine.containers.get(killed.state["container_id"]).status == "exited"
+    other = DockerDriver()   # another agent on the host keeps its own
+    theirs = other.start(make_task(_sh("sleep 3600")))
+    try:
+        removed = DockerDriver.remove_all(driver.agent_id, client=engine)
+        assert len(removed) == 2
+        assert DockerDriver.find_managed(agent_id=driver.agent_id, client=engine) == []
+        assert engine.containers.get(theirs.state["container_id"]).status == "running"
+    finally:
+        other.destroy(theirs)
+        other.close()

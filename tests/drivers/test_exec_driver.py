@@ -294,26 +294,107 @@ START_AND_DIE = """
 import dataclasses, json, os, sys
 from nomadlab.drivers import ExecDriver, TaskConfig
 task = TaskConfig(**json.loads(sys.argv[1]))
-handle = ExecDriver().start(task)
+driver = ExecDriver()
+driver.tasks_outlive_agent = True   # as an agent with a data dir, outside a kernel
+handle = driver.start(task)
 print(json.dumps(handle.state), flush=True)
 os._exit(0)   # as a kill -9 would: nothing stopped, nothing cleaned up
 """
+
+#: A driver as a kernel's agent has it (the default): its tasks die with its process.
+START_AND_WAIT = """
+import json, sys
+from nomadlab.drivers import ExecDriver, RawExecDriver, TaskConfig
+task = TaskConfig(**json.loads(sys.argv[1]))
+driver = RawExecDriver(enabled=True) if sys.argv[2] == "raw_exec" else ExecDriver()
+print(json.dumps(driver.start(task).state), flush=True)
+sys.stdin.read()
+"""
+
+
+def start_and_die(task: TaskConfig) -> dict:
+    """Start ``task`` in another Python process that then dies as if SIGKILLed, with a
+    driver that lets its tasks outlive it; the handle's state it printed."""
+    import json
+    import subprocess
+    import sys
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+              if f.name not in ("events", "resources")}
+    started = subprocess.run([sys.executable, "-c", START_AND_DIE, json.dumps(fields)],
+                             capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(started.stdout)
+
+
+def task_tree_dies_with_its_starter(tmp_path, driver: str) -> None:
+    """A task whose driver does not let it outlive its agent (a kernel's, one without a
+    data dir) is SIGKILLed with everything it started once the agent's process is
+    SIGKILLed, though nothing stopped it: its executor watched the agent's pid."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    from nomadlab.drivers import TaskHandle
+    task = make_task(tmp_path, "/bin/sh", ["-c", "sleep 3600 & echo started; wait"])
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+              if f.name not in ("events", "resources")}
+    starter = subprocess.Popen([sys.executable, "-c", START_AND_WAIT, json.dumps(fields),
+                                driver], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        state = json.loads(starter.stdout.readline())
+        handle = TaskHandle(driver=driver, config=task, state=state)
+        deadline = time.monotonic() + 60   # a bound for a failure, not a wait for the kill
+        while not open(task.stdout_path).read().strip():
+            assert time.monotonic() < deadline, "the task never started its child"
+            time.sleep(0.02)
+        tid = state["task_pid"]   # the host's pid ($! would be the PID namespace's)
+        child = int(open(f"/proc/{tid}/task/{tid}/children").read().split()[0])
+        pids = [state["pid"], tid, child]
+        assert all(pid_alive(pid) for pid in pids)
+    finally:
+        starter.send_signal(signal.SIGKILL)   # the agent dies without stopping anything
+        starter.wait(30)
+    try:
+        for pid in pids:
+            assert _gone(pid, timeout=60), f"process {pid} outlived the agent that started it"
+        result = ExecDriver().wait(handle, timeout=60)
+        assert result is not None and result.signal == signal.SIGKILL, result
+    finally:
+        ExecDriver().destroy(handle)
+
+
+def test_a_task_tied_to_its_agent_dies_with_it(tmp_path):
+    task_tree_dies_with_its_starter(tmp_path, "exec")
+
+
+def test_a_tied_task_dies_with_its_executor(run):
+    """Its namespace's init has the executor's death as its SIGKILL (PR_SET_PDEATHSIG), and
+    the whole PID namespace dies with init: an executor killed outright leaves nothing."""
+    import signal
+    handle = run("/bin/sh", ["-c", "sleep 3600 & echo started; wait"])
+    if not handle.state["pid_namespace"]:
+        assert os.environ.get("CI") != "true", "CI runs as root and may unshare"
+        pytest.skip("no PID namespace here (not root, or unshare is not permitted)")
+    _wait_for_output(handle, "started", timeout=60)
+    tid = handle.state["task_pid"]
+    child = int(open(f"/proc/{tid}/task/{tid}/children").read().split()[0])
+    os.kill(handle.state["pid"], signal.SIGKILL)
+    for pid in (tid, child):
+        assert _gone(pid, timeout=60), f"process {pid} outlived its executor"
+
+
+def test_a_raw_exec_task_tied_to_its_agent_dies_with_it(tmp_path):
+    """raw_exec has no PID namespace: the executor kills the task's process group."""
+    task_tree_dies_with_its_starter(tmp_path, "raw_exec")
 
 
 def test_a_task_outlives_the_process_that_started_it_with_output_and_exit_code(tmp_path):
     """The executor holds the task's output and records its exit status, so a driver in
     another process (a restarted agent) serves all of it and learns how the task ended."""
-    import json
-    import subprocess
-    import sys
     from nomadlab.drivers import TaskHandle
     task = make_task(tmp_path, "/bin/sh", ["-c", "read go < local/go; echo after; exit 3"])
     os.mkfifo(os.path.join(task.task_dir, "local", "go"), 0o666)
-    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
-              if f.name not in ("events", "resources")}
-    started = subprocess.run([sys.executable, "-c", START_AND_DIE, json.dumps(fields)],
-                             capture_output=True, text=True, timeout=60, check=True)
-    handle = TaskHandle(driver="exec", config=task, state=json.loads(started.stdout))
+    handle = TaskHandle(driver="exec", config=task, state=start_and_die(task))
     driver = ExecDriver()
     try:
         assert driver.recover(handle)

@@ -152,3 +152,76 @@ def test_a_kernel_with_a_data_dir_leaves_nothing_behind_either(km, tmp_path: Pat
     finally:  # a failure must not leave the restored tasks to the fixture's SIGKILL
         km.shutdown_kernel(now=False)
     _nothing_left("7795")
+
+
+#: An exec, a raw_exec and a Docker task, each ``sleep <marker>``; the exec task's sleep
+#: has a child of its own (``sh`` waits on it), so the whole tree must go.
+KILLED_JOB = JOB.replace('''  group "box" {''', '''  group "raw" {
+    task "sleep" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "/bin/sleep %(marker)s & wait"]
+      }
+      resources {
+        cpu    = 100
+        memory = 32
+      }
+    }
+  }
+  group "box" {''')
+
+
+def _container_pids(container_ids: list[str]) -> set[int]:
+    import docker
+    client = docker.from_env(timeout=30)
+    try:
+        return {client.containers.get(c).attrs["State"]["Pid"] for c in container_ids}
+    finally:
+        client.close()
+
+
+def _until(what: str, check, timeout: float = 60):
+    """Until ``check()`` is true (the timeout bounds a failure, it is not the event)."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+def test_a_sigkilled_kernel_leaves_no_process_and_the_next_agent_removes_its_containers(
+        km) -> None:
+    """The kernel SIGKILLed while its exec, raw_exec and Docker tasks run (as Jupyter does
+    to a kernel still stopping after 5 s): nothing in it runs at exit.  Every task process
+    dies all the same (each executor watched the kernel's pid and kills its task); the
+    container, which the engine runs, is removed by the next agent on the host when its
+    client starts (the container names its dead owner).  Nothing here depends on timing."""
+    marker = "7796"
+    job = f"lifecycle-{marker}"
+    out, err = execute(km, FIRST_CELL.replace("seed=9", "seed=9, raw_exec=True"))
+    assert "nomadlab dev agent ready" in out, err
+    out, err = execute(km, "%%nomad job run\n" + KILLED_JOB % {"job": job, "marker": marker})
+    assert 'finished with status "complete"' in out, (out, err)
+    out, err = execute(km, f"print(sorted(a.client_status for a in c.allocs({job!r})))")
+    assert out.strip() == "['running', 'running', 'running']", (out, err)
+    containers = task_containers(job)
+    assert len(containers) == 1
+    in_container = _container_pids(containers)
+    processes = _until("the tasks' processes",
+                       lambda: set(task_processes(f"sleep {marker}")) - in_container
+                       if len(set(task_processes(f"sleep {marker}")) - in_container) >= 3
+                       else None)   # exec's sleep, raw_exec's sh and its sleep
+
+    km.signal_kernel(signal.SIGKILL)
+    assert km.provisioner is not None
+    km.provisioner.process.wait(timeout=60)
+    _until("every task process to die with its kernel",
+           lambda: not set(task_processes(f"sleep {marker}")) & processes)
+    # The container still runs here (no process of the engine watches the kernel), until
+    # the next agent on the host starts: any agent's, so not asserted.
+    km.restart_kernel(now=True)
+    out, err = execute(km, FIRST_CELL)
+    assert "nomadlab dev agent ready" in out, err
+    assert task_containers(job) == [], "the next agent removed the dead kernel's container"
+    assert task_processes(f"sleep {marker}") == []
