@@ -106,21 +106,44 @@ def reap_orphans(data_dir: str, node_id: str, lookup: Callable[[str], Optional[A
             continue
         if _stop_leftovers(os.path.join(root, alloc_id), alloc_id, alloc, drivers):
             reaped.append(alloc_id)
-    _remove_stray_containers(node_id, lookup, drivers)
+    _remove_stray_containers(node_id, lookup, drivers, _saved_containers(root, alloc_ids))
     return reaped
 
 
+def _saved_containers(root: str, alloc_ids: list[str]) -> set[str]:
+    """The container IDs the task handles under ``root`` name: the only containers a
+    restarted client can re-attach to (one whose handle was never saved it cannot)."""
+    found = set()
+    for alloc_id in alloc_ids:
+        state_dir = os.path.join(root, alloc_id, ".state")
+        try:
+            names = [n for n in os.listdir(state_dir) if n.endswith(".json")]
+        except OSError:
+            continue
+        for name in names:
+            handle = load_handle(os.path.join(state_dir, name))
+            if handle is not None and handle.state.get("container_id"):
+                found.add(handle.state["container_id"])
+    return found
+
+
 def _remove_stray_containers(node_id: str, lookup: Callable[[str], Optional[Allocation]],
-                             drivers: dict[str, Driver]) -> None:
-    """Remove this agent's containers that no allocation of this node will re-attach
-    (those of an allocation the server no longer knows go too)."""
+                             drivers: dict[str, Driver], saved: set[str]) -> None:
+    """Remove this agent's containers that no allocation of this node will re-attach:
+    those of an allocation the server no longer knows or will not re-attach, and those no
+    saved task handle names (the agent died between starting and recording them; the
+    allocation may still be live for a moment, until the server stops it)."""
     remove_strays = getattr(drivers.get("docker"), "remove_strays", None)
     if remove_strays is None:
         return
 
-    def stray(alloc_id: str) -> bool:
+    def stray(alloc_id: str, container_id: str) -> bool:
         alloc = lookup(alloc_id) if alloc_id else None
-        return alloc is None or alloc.node_id == node_id and not reattachable(alloc)
+        if alloc is None:
+            return True
+        if alloc.node_id != node_id:  # another client of this agent: its own sweep decides
+            return False
+        return not reattachable(alloc) or container_id not in saved
 
     try:
         removed = remove_strays(stray)

@@ -541,20 +541,21 @@ class DockerDriver(Driver):
         agent that does not leave its containers behind, is gone (SIGKILLed before it
         removed them); returns their names.  Containers of agents in another PID
         namespace or boot, or without an owner, are never touched."""
-        return self._remove_listed([OWNER_LABEL], lambda labels: owner_alive(
+        return self._remove_listed([OWNER_LABEL], lambda labels, _id: owner_alive(
             labels.get(OWNER_LABEL, "")) is False)
 
-    def remove_strays(self, stray: Callable[[str], bool]) -> list[str]:
-        """Remove every container of this agent (running or not) whose allocation ID
-        ``stray`` says will not be re-attached; their names.  A restarted client's
+    def remove_strays(self, stray: Callable[[str, str], bool]) -> list[str]:
+        """Remove every container of this agent (running or not) for which
+        ``stray(allocation ID, container ID)`` holds; their names.  A restarted client's
         sweep: it also finds a container whose task handle was never saved."""
         return self._remove_listed([f"{AGENT_LABEL}={self.agent_id}"],
-                                   lambda labels: stray(labels.get(ALLOC_ID_LABEL, "")))
+                                   lambda labels, cid: stray(labels.get(ALLOC_ID_LABEL, ""),
+                                                             cid))
 
-    def _remove_listed(self, labels: list[str], remove: Callable[[dict[str, str]], bool]
+    def _remove_listed(self, labels: list[str], remove: Callable[[dict[str, str], str], bool]
                        ) -> list[str]:
         """``docker rm -f``, all at once, the managed containers with ``labels`` for which
-        ``remove(their labels)`` holds; their names.  One listing and no inspection per
+        ``remove(their labels, their ID)`` holds; their names.  One listing and no inspection per
         container (every client's start pays for it, and a container removed meanwhile
         by someone else is no error)."""
         api = self.client().api
@@ -563,7 +564,7 @@ class DockerDriver(Driver):
                                                                  *labels]})
         except docker.errors.DockerException as exc:
             raise DriverError(f"listing nomadlab containers: {_explain(exc)}") from exc
-        chosen = [c for c in listed if remove(c.get("Labels") or {})]
+        chosen = [c for c in listed if remove(c.get("Labels") or {}, c["Id"])]
         _remove_all([_Removable(api, c["Id"]) for c in chosen])
         return [(c.get("Names") or [c["Id"]])[0].lstrip("/") for c in chosen]
 
