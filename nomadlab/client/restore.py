@@ -106,7 +106,8 @@ def reap_orphans(data_dir: str, node_id: str, lookup: Callable[[str], Optional[A
             continue
         if _stop_leftovers(os.path.join(root, alloc_id), alloc_id, alloc, drivers):
             reaped.append(alloc_id)
-    _remove_stray_containers(node_id, lookup, drivers, _saved_containers(root, alloc_ids))
+    _remove_stray_containers(node_id, lookup, drivers,
+                             lambda: _saved_containers(root, alloc_ids))
     return reaped
 
 
@@ -128,7 +129,8 @@ def _saved_containers(root: str, alloc_ids: list[str]) -> set[str]:
 
 
 def _remove_stray_containers(node_id: str, lookup: Callable[[str], Optional[Allocation]],
-                             drivers: dict[str, Driver], saved: set[str]) -> None:
+                             drivers: dict[str, Driver],
+                             saved_containers: Callable[[], set[str]]) -> None:
     """Remove this agent's containers that no allocation of this node will re-attach:
     those of an allocation the server no longer knows or will not re-attach, and those no
     saved task handle names (the agent died between starting and recording them; the
@@ -136,6 +138,7 @@ def _remove_stray_containers(node_id: str, lookup: Callable[[str], Optional[Allo
     remove_strays = getattr(drivers.get("docker"), "remove_strays", None)
     if remove_strays is None:
         return
+    saved = saved_containers()  # read only where a Docker driver runs: a handle each
 
     def stray(alloc_id: str, container_id: str) -> bool:
         alloc = lookup(alloc_id) if alloc_id else None
