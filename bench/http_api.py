@@ -296,7 +296,14 @@ def main() -> None:
     finally:
         if server.stdin:
             server.stdin.close()
-        server.wait(timeout=30)
+        started = time.monotonic()
+        try:
+            server.wait(timeout=120)
+            print(f"agent shutdown with {ALLOCS} allocations: "
+                  f"{time.monotonic() - started:.1f} s")
+        except subprocess.TimeoutExpired:
+            server.kill()
+            print(f"agent shutdown with {ALLOCS} allocations: over 120 s; killed")
 
 
 if __name__ == "__main__":

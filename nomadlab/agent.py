@@ -194,17 +194,20 @@ class Agent:
         leave_tasks = leave_tasks and self.data_dir is not None
         if getattr(self, "http", None) is not None:
             self.http.shutdown()
-        for client in list(self.clients.values()):
-            if leave_tasks:
-                client.stop(detach=True)
-            else:
-                client.stop(kill_tasks=True, max_kill_timeout=max_kill_timeout)
-        if not leave_tasks:
-            self._remove_containers()
+        # The scheduler first: a node going quiet while the others still stop must not
+        # have its allocations placed again on them.
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        clients = list(self.clients.values())
+        for client in clients:  # every task told at once; their grace periods overlap
+            client.begin_stop(kill_tasks=True, detach=leave_tasks,
+                              max_kill_timeout=max_kill_timeout)
+        for client in clients:
+            client.finish_stop(kill_tasks=True, detach=leave_tasks)
+        if not leave_tasks:
+            self._remove_containers()
         self.server.state.close_log()
 
     def _remove_containers(self) -> None:

@@ -244,6 +244,15 @@ class Client:
         ``detach`` leaves the tasks running for a client that restarts and re-attaches;
         ``max_kill_timeout`` caps each task's kill_timeout (seconds).
         """
+        self.begin_stop(kill_tasks=kill_tasks, detach=detach, max_kill_timeout=max_kill_timeout)
+        self.finish_stop(kill_tasks=kill_tasks, timeout=timeout, detach=detach)
+
+    def begin_stop(self, kill_tasks: bool = True, detach: bool = False,
+                   max_kill_timeout: Optional[float] = None) -> None:
+        """The first half of :meth:`stop`: no more heartbeats or new allocations, and every
+        task told to stop (or left, with ``detach``) without waiting for it.  An agent
+        calls it on all its clients before it waits for any, so their tasks' grace
+        periods run side by side, not one client after another."""
         self._stop.set()
         for thread in self._threads:  # no new allocations start once the watch has ended
             thread.join(timeout=2)
@@ -251,6 +260,15 @@ class Client:
         if detach:
             for runner in list(self.runners.values()):
                 runner.detach()
+        elif kill_tasks:
+            for runner in list(self.runners.values()):
+                runner.kill("client is shutting down", max_kill_timeout=max_kill_timeout)
+
+    def finish_stop(self, kill_tasks: bool = True, timeout: float = 30.0,
+                    detach: bool = False) -> None:
+        """The second half of :meth:`stop`: wait for the tasks, then let the drivers go
+        (detached) or remove the client's own data dir (killed)."""
+        if detach:
             for runner in list(self.runners.values()):
                 runner.join(timeout)
             for driver in self.drivers.values():
@@ -260,13 +278,10 @@ class Client:
             return
         if kill_tasks:
             for runner in list(self.runners.values()):
-                runner.kill("client is shutting down", max_kill_timeout=max_kill_timeout)
-            for runner in list(self.runners.values()):
                 runner.join(timeout)
         if kill_tasks and self._own_dir:
             import shutil
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
 
 def _updated_in_place(current: Allocation, latest: Allocation) -> bool:
     """Did the server change a running allocation in a way its runner acts on (a new
