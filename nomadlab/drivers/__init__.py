@@ -26,7 +26,8 @@ def builtin_drivers(raw_exec_enabled: bool = False, docker: bool = True,
     host; ``docker_volumes`` allows host paths in docker ``volumes`` (off, as in Nomad).
     """
     drivers: dict[str, Driver] = {"exec": ExecDriver(agent_id=agent_id),
-                                  "raw_exec": RawExecDriver(enabled=raw_exec_enabled)}
+                                  "raw_exec": RawExecDriver(enabled=raw_exec_enabled,
+                                                            agent_id=agent_id)}
     if mock:  # only where asked: the mock driver never stands in for a real one
         drivers["mock"] = MockDriver()
     if docker:

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from nomadlab.drivers import DriverError, RawExecDriver, Resources, TaskConfig, builtin_drivers
+from nomadlab.drivers.exec import detect_isolation
 from nomadlab.drivers.process import pid_alive
 
 DISABLED = ('raw_exec is disabled: enable it in the client config '
@@ -55,7 +56,9 @@ def test_runs_without_isolation(driver, tmp_path):
     result = driver.wait(handle, timeout=5)
     assert result.exit_code == 2 and not result.oom_killed
     assert open(handle.config.stdout_path).read().splitlines() == ["raw", handle.config.task_dir]
-    assert handle.state["isolation"] == "none" and "cgroups" not in handle.state
+    tracked = os.geteuid() == 0 and detect_isolation() != "rlimits"
+    assert handle.state["isolation"] == ("cgroup-tracking" if tracked else "none")
+    assert ("cgroups" in handle.state) == tracked
     own = open("/proc/self/cgroup").read()
     assert "nomadlab" not in own
 
@@ -67,6 +70,27 @@ def test_stop_kills_the_process_group(driver, tmp_path):
     driver.stop(handle, "INT", timeout=1)
     assert driver.wait(handle, timeout=1) is not None
     assert not pid_alive(handle.state["pid"])
+
+
+def test_stop_kills_a_process_that_left_the_group(driver, tmp_path):
+    """A daemon that calls setsid is out of the task's process group; Nomad's raw_exec
+    (1.7+) still kills it through the task's cgroup, and so does nomadlab's."""
+    if os.geteuid() != 0 or detect_isolation() == "rlimits":
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs as root with writable cgroups")
+        pytest.skip("needs root and writable cgroups (as Nomad's raw_exec needs them)")
+    pidfile = tmp_path / "daemon.pid"
+    handle = driver.start(make_task(tmp_path, "/bin/sh", [
+        "-c", f"setsid sh -c 'echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; "
+              f"exec sleep 300' & sleep 300"]))
+    driver.handles.append(handle)
+    while not pidfile.exists():
+        assert driver.wait(handle, timeout=0.05) is None, "the task ended before its daemon"
+    daemon = int(pidfile.read_text())
+    assert os.getsid(daemon) != os.getsid(handle.state["task_pid"])  # it left the session
+    driver.stop(handle, "INT", timeout=1)
+    driver.destroy(handle)
+    assert not pid_alive(daemon)
 
 
 def test_missing_command(driver, tmp_path):
