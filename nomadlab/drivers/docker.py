@@ -15,9 +15,11 @@ Containers of an agent that may not leave them behind (in a Jupyter kernel, or w
 a data dir: ``tasks_outlive_agent`` False, see ``Agent._tasks_outlive_agent``) also carry
 ``nomadlab.owner=<boot id>/<pid namespace>/<pid>/<start time>`` naming the agent's
 process.  The engine, not the agent, runs them, so nothing in the agent survives a
-SIGKILL to remove them; instead the next driver to reach the engine on this host
+SIGKILL to remove them; instead a reaper process started with the first of them
+(:mod:`.container_reaper`) removes them the moment the agent's process exits.  Should
+the reaper be killed too, the next driver to reach the engine on this host
 (:meth:`DockerDriver.remove_orphans`, at its first fingerprint) removes every container
-whose owner process is gone, and an agent that stops its tasks finishes with
+whose owner process is gone; and an agent that stops its tasks finishes with
 :meth:`DockerDriver.remove_all` (``docker rm -f`` of all its containers at once), so a
 container killed but not yet removed never stays.
 
@@ -53,6 +55,7 @@ from .base import (
     TaskHandle,
     TaskStats,
 )
+from .container_reaper import ensure_running
 from .logs import RotatingLog
 from .process import pid_alive, process_start_time
 
@@ -296,6 +299,7 @@ class DockerDriver(Driver):
                        AGENT_LABEL: self.agent_id})
         if not self.tasks_outlive_agent:
             labels[OWNER_LABEL] = owner()
+            ensure_running(labels[OWNER_LABEL], self._base_url)
 
         memory = max(task.resources.memory_mb, 0)
         limit_mb = max(task.resources.memory_max_mb, memory)

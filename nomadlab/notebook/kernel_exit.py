@@ -28,10 +28,12 @@ outside) runs none of this, so the promise does not rest on it alone:
   process group, its cgroups) the moment the kernel is gone (see
   :mod:`nomadlab.drivers.executor`; ``Agent._tasks_outlive_agent`` says which agents'
   tasks may outlive them: only one with a data dir outside a kernel);
-* a container is run by the engine, which nothing of the kernel outlives to ask: it
-  carries its kernel as its owner, and the next agent on the host removes it when its
-  client starts (:meth:`nomadlab.drivers.docker.DockerDriver.remove_orphans`), as it does
-  re-running the lab's first cell in a new kernel.  Until then it runs on.
+* a container is run by the engine, which knows nothing of the kernel: it carries its
+  kernel as its owner, and the kernel's container reaper, a process in a session of its
+  own waiting on a pidfd of the kernel, removes it the moment the kernel is gone (see
+  :mod:`nomadlab.drivers.container_reaper`).  Were the reaper killed too, the next agent
+  on the host removes it when its client starts
+  (:meth:`nomadlab.drivers.docker.DockerDriver.remove_orphans`).
 * an agent that does stop ends with ``docker rm -f`` of all its containers at once, so
   none it killed stays behind, removed or not.
 """

@@ -317,16 +317,16 @@ for fields, outlive in zip(json.loads(sys.argv[1]), (False, True)):
     driver.tasks_outlive_agent = outlive
     task = TaskConfig(**{**fields, "resources": Resources(**fields["resources"])})
     ids.append(driver.start(task).state["container_id"])
-print(json.dumps(ids), flush=True)
+from nomadlab.drivers import container_reaper
+reapers = [p.pid for p in container_reaper._started.values()]
+print(json.dumps({"ids": ids, "reapers": reapers}), flush=True)
 sys.stdin.read()
 """
 
 
-def test_the_next_driver_removes_the_containers_of_a_sigkilled_owner(
-        driver: DockerDriver, make_task, engine: docker.DockerClient) -> None:
-    """A kernel SIGKILLed before it removed its containers: the first fingerprint of the
-    next driver on this host removes them (their owner process is gone); a container of an
-    agent that lets them outlive it (data dir, re-attach) and one of a live owner stay."""
+def _start_containers_and_die(make_task, *, kill_reaper: bool) -> tuple[str, str]:
+    """A process (an agent in a kernel) starts a tied and a kept container, then is
+    SIGKILLed (its reaper too, with ``kill_reaper``); the two container IDs."""
     import dataclasses
     import json
     import signal
@@ -339,10 +339,43 @@ def test_the_next_driver_removes_the_containers_of_a_sigkilled_owner(
     starter = subprocess.Popen([sys.executable, "-c", START_CONTAINERS, json.dumps(fields)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        tied, kept = json.loads(starter.stdout.readline())
+        started = json.loads(starter.stdout.readline())
+        assert len(started["reapers"]) == 1, "one reaper for the process's tied containers"
+        if kill_reaper:
+            os.kill(started["reapers"][0], signal.SIGKILL)
     finally:
         starter.send_signal(signal.SIGKILL)
         starter.wait(30)
+    tied, kept = started["ids"]
+    return tied, kept
+
+
+def test_the_reaper_removes_the_containers_of_a_sigkilled_owner(
+        driver: DockerDriver, make_task, engine: docker.DockerClient) -> None:
+    """A kernel SIGKILLed while its container runs: its reaper removes the container as
+    the kernel's process exits, with no other agent on the host; a container of an agent
+    that lets them outlive it (data dir, re-attach) and one of a live owner stay."""
+    live = driver.start(make_task(_sh("sleep 3600"), name="live"))
+    tied, kept = _start_containers_and_die(make_task, kill_reaper=False)
+    deadline = time.monotonic() + 60   # bounds a failure; the removal is the event
+    while True:
+        try:
+            engine.containers.get(tied)
+        except docker.errors.NotFound:
+            break
+        assert time.monotonic() < deadline, "the reaper did not remove the tied container"
+        time.sleep(0.1)
+    assert engine.containers.get(kept).status == "running"
+    assert engine.containers.get(live.state["container_id"]).status == "running"
+    driver.destroy(live)
+
+
+def test_the_next_driver_removes_the_containers_of_a_sigkilled_owner(
+        driver: DockerDriver, make_task, engine: docker.DockerClient) -> None:
+    """The backstop when the reaper was killed too: the first fingerprint of the next
+    driver on this host removes the containers whose owner process is gone; a container
+    of an agent that lets them outlive it and one of a live owner stay."""
+    tied, kept = _start_containers_and_die(make_task, kill_reaper=True)
     live = driver.start(make_task(_sh("sleep 3600"), name="live"))
     assert engine.containers.get(tied).status == "running", "nothing in the engine removes it"
 

@@ -190,13 +190,12 @@ def _until(what: str, check, timeout: float = 60):
     return found
 
 
-def test_a_sigkilled_kernel_leaves_no_process_and_the_next_agent_removes_its_containers(
-        km) -> None:
+def test_a_sigkilled_kernel_leaves_no_process_and_no_container(km) -> None:
     """The kernel SIGKILLed while its exec, raw_exec and Docker tasks run (as Jupyter does
     to a kernel still stopping after 5 s): nothing in it runs at exit.  Every task process
     dies all the same (each executor watched the kernel's pid and kills its task); the
-    container, which the engine runs, is removed by the next agent on the host when its
-    client starts (the container names its dead owner).  Nothing here depends on timing."""
+    container, which the engine runs, is removed by the kernel's container reaper as the
+    kernel's process exits.  Nothing here depends on timing."""
     marker = "7796"
     job = f"lifecycle-{marker}"
     out, err = execute(km, FIRST_CELL.replace("seed=9", "seed=9, raw_exec=True"))
@@ -218,10 +217,9 @@ def test_a_sigkilled_kernel_leaves_no_process_and_the_next_agent_removes_its_con
     km.provisioner.process.wait(timeout=60)
     _until("every task process to die with its kernel",
            lambda: not set(task_processes(f"sleep {marker}")) & processes)
-    # The container still runs here (no process of the engine watches the kernel), until
-    # the next agent on the host starts: any agent's, so not asserted.
+    _until("the kernel's reaper to remove its container", lambda: task_containers(job) == [])
     km.restart_kernel(now=True)
     out, err = execute(km, FIRST_CELL)
     assert "nomadlab dev agent ready" in out, err
-    assert task_containers(job) == [], "the next agent removed the dead kernel's container"
+    assert task_containers(job) == []
     assert task_processes(f"sleep {marker}") == []
