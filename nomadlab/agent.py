@@ -401,14 +401,15 @@ class Agent:
         return node
 
     def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
-              mark_eligible: bool = False, ignore_system: bool = False) -> Node:
+              mark_eligible: bool = False, ignore_system: bool = False,
+              meta: Optional[dict[str, str]] = None) -> Node:
         """``nomad node drain -enable`` (its allocations migrate away, ``deadline`` ns:
         -1 forces them off now, 0 sets no deadline; ``ignore_system`` leaves system jobs)
         or ``-disable`` (the node stays ineligible unless ``mark_eligible``)."""
         self._authorize("node-write")
         node_id = self._node_id(node_id)
-        node = self.server.drain_node(node_id, deadline, ignore_system) if enable else \
-            self.server.cancel_drain(node_id, mark_eligible)
+        node = self.server.drain_node(node_id, deadline, ignore_system, meta=meta) if enable \
+            else self.server.cancel_drain(node_id, mark_eligible, meta=meta)
         self._poke()
         return node
 

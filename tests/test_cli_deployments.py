@@ -213,7 +213,8 @@ def test_node_drain_monitors_the_migration(auto: nl.Agent) -> None:
     assert nomad(c, "job", "run", "-", stdin=spec("0", quick, count=2))[0] == 0
     a = c.node("a")
     c.add_node("b", cpu=4000, memory=4096)
-    code, out, _ = nomad(c, "node", "drain", "-enable", "-deadline", "1m", "a")
+    code, out, _ = nomad(c, "node", "drain", "-enable", "-deadline", "1m", "-m", "kernel update",
+                         "-meta", "ticket=42", "a")
     lines = out.splitlines()
     assert code == 0
     assert re.fullmatch(rf"{TS}: Ctrl-C to stop monitoring: will not cancel the node drain",
@@ -227,9 +228,25 @@ def test_node_drain_monitors_the_migration(auto: nl.Agent) -> None:
                for line in lines[-2:])
     assert {x.node_name for x in c.allocs("web") if x.desired_status == "run"} == {"b"}
     assert nomad(c, "node", "drain", "-monitor", "a") == (0, "No drain strategy set\n", "")
+    last = c.node("a").last_drain
+    assert (last.status, last.meta) == ("complete", {"message": "kernel update", "ticket": "42"})
+    assert last.started_at <= last.updated_at
     assert nomad(c, "node", "drain", "-disable", "a") == \
         (0, f'Node "{a.id}" drain strategy unset\n', "")
     assert c.node("a").scheduling_eligibility == "eligible"
+    assert c.node("a").last_drain == last, "ending no drain leaves LastDrain as it was"
+
+
+def test_a_canceled_drain_keeps_its_metadata_with_the_cancel_message(stepped: nl.Agent) -> None:
+    """Nomad's LastDrain: -m is "message" when enabling and "cancel_message" when
+    disabling, on top of the drain's own metadata; the API shows it as Nomad does."""
+    assert nomad(stepped, "node", "drain", "-enable", "-detach", "-m", "rack move", "a")[0] == 0
+    draining = stepped.node("a").last_drain
+    assert (draining.status, draining.meta) == ("draining", {"message": "rack move"})
+    assert nomad(stepped, "node", "drain", "-disable", "-m", "changed my mind", "a")[0] == 0
+    api = stepped.node("a").to_api()["LastDrain"]
+    assert api["Status"] == "canceled" and api["StartedAt"] == draining.started_at
+    assert api["Meta"] == {"message": "rack move", "cancel_message": "changed my mind"}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -244,8 +261,6 @@ def test_node_drain_monitors_the_migration(auto: nl.Agent) -> None:
     (["-monitor", "-enable"], "The -monitor flag cannot be used with the '-enable' or "
                               "'-disable' flags"),
     ([], "Either the '-enable' or '-disable' flag must be set, unless using '-monitor'"),
-    (["-enable", "-m", "maintenance"], "nomadlab keeps no drain metadata (Nomad's LastDrain): "
-                                       "-m and -meta are not supported"),
 ])
 def test_node_drain_flags_are_checked_as_nomad_checks_them(stepped: nl.Agent, argv: list[str],
                                                            message: str) -> None:

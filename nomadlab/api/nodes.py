@@ -55,17 +55,18 @@ def drain(request: Request, cluster: "LocalCluster") -> Reply:
     if "enable" in request.query and not request.body.strip():
         # Nomad 0.8's form, still sent by python-nomad's drain_node(id, enable)
         spec: Any = {"Deadline": -1} if request.flag("enable") else None
-        mark_eligible = False
+        mark_eligible, meta = False, None
     else:
         body = decode_body(request, NODE_DRAIN)
         spec, mark_eligible = body.get("DrainSpec"), bool(body.get("MarkEligible"))
+        meta = body.get("Meta")
     if spec is not None and not isinstance(spec, dict):
         raise HTTPError(400, "DrainSpec must be an object")
     deadline = int(spec.get("Deadline") or 0) if spec is not None else 0
     ignore_system = bool(spec.get("IgnoreSystemJobs")) if spec is not None else False
     return _node_update(cluster, request, lambda node: cluster.drain(
         node.id, enable=spec is not None, deadline=deadline, mark_eligible=mark_eligible,
-        ignore_system=ignore_system))
+        ignore_system=ignore_system, meta=meta))
 
 
 @handle("PUT|POST /v1/node/{node}/eligibility")

@@ -371,11 +371,13 @@ class Remote:
         return self.eval(resp["EvalID"]) if resp.get("EvalID") else None
 
     def drain(self, node_id: str, enable: bool = True, deadline: int = 0,
-              mark_eligible: bool = False, ignore_system: bool = False) -> Node:
+              mark_eligible: bool = False, ignore_system: bool = False,
+              meta: Optional[dict[str, str]] = None) -> Node:
         node = self.node(node_id)
         spec = {"Deadline": deadline, "IgnoreSystemJobs": ignore_system} if enable else None
         self.client.request("PUT", f"/v1/node/{_path(node.id)}/drain", None,
-                            {"DrainSpec": spec, "MarkEligible": mark_eligible})
+                            {"DrainSpec": spec, "MarkEligible": mark_eligible,
+                             "Meta": meta or None})
         return self.node(node.id)
 
     def _write(self, method: str, path: str, namespace: Optional[str] = None,

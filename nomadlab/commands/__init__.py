@@ -160,9 +160,11 @@ def parser() -> Parser:
     _flag(p, "detach", "Do not monitor the drain")
     _flag(p, "monitor", "Monitor a drain already set")
     _flag(p, "yes", "Do not ask for confirmation")
-    p.add_argument("-m", dest="m", default="", help="Drain message (not supported)")
+    p.add_argument("-m", dest="m", default="",
+                   help='Message for the drain update, kept in the node\'s LastDrain as '
+                        '"message" (enable) or "cancel_message" (disable)')
     p.add_argument("-meta", dest="meta", action="append", default=[],
-                   help="Drain metadata key=value (not supported)")
+                   help="Drain metadata key=value, kept in the node's LastDrain (repeatable)")
     p.add_argument("node")
     p.set_defaults(func=node_drain)
     p = nodes.add_parser("eligibility", help="Toggle scheduling eligibility of a node")

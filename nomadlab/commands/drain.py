@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..structs import Allocation
+from ..structs import Allocation, Node
 from ..structs.duration import HOUR, parse_duration
 from .base import EXPECTED, IO, error_message
 from .cluster import settle
@@ -50,6 +50,21 @@ def _deadline(args: argparse.Namespace) -> int:
     return value
 
 
+def _drain_meta(node: Node, args: argparse.Namespace) -> dict[str, str]:
+    """Nomad's drain metadata: ``-m`` as "message" (or "cancel_message" when disabling,
+    on top of the running drain's own metadata) and each ``-meta key=value``."""
+    meta: dict[str, str] = {}
+    if args.disable and node.last_drain is not None:
+        meta.update(node.last_drain.meta)
+    if args.m:
+        meta["message" if args.enable else "cancel_message"] = args.m
+    for pair in args.meta:
+        if pair:
+            key, _, value = pair.partition("=")
+            meta[key] = value
+    return meta
+
+
 def node_drain(cluster: Any, args: argparse.Namespace, io: IO) -> int:
     """Set or unset a node's drain strategy; with ``-enable`` and without ``-detach``,
     follow the drain until the node is empty."""
@@ -58,10 +73,6 @@ def node_drain(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         return 1
     if (args.enable and args.disable) or not (args.monitor or args.enable or args.disable):
         io.error("Either the '-enable' or '-disable' flag must be set, unless using '-monitor'")
-        return 1
-    if args.m or args.meta:
-        io.error("nomadlab keeps no drain metadata (Nomad's LastDrain): -m and -meta are "
-                 "not supported")
         return 1
     try:
         deadline = _deadline(args)
@@ -81,7 +92,8 @@ def node_drain(cluster: Any, args: argparse.Namespace, io: IO) -> int:
         return monitor_drain(cluster, io, node.id, args.ignore_system)
     try:
         cluster.drain(node.id, enable=args.enable, deadline=deadline,
-                      mark_eligible=not args.keep_ineligible, ignore_system=args.ignore_system)
+                      mark_eligible=not args.keep_ineligible, ignore_system=args.ignore_system,
+                      meta=_drain_meta(node, args))
     except EXPECTED as err:
         io.error(f"Error updating drain specification: {error_message(err)}")
         return 1

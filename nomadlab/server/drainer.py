@@ -110,7 +110,7 @@ class NodeDrainer:
         for node in done:
             self.state.update_node_drain(node.id, None, event=NodeEvent(
                 message=DRAIN_COMPLETE, subsystem=DRAIN_SUBSYSTEM,
-                timestamp=format_rfc3339(self.clock())))
+                timestamp=format_rfc3339(self.clock())), completed=True)
             self.log("node-drain-complete", f'node "{node.name}": {DRAIN_COMPLETE}')
 
     def _remaining(self, node: Node) -> list[Allocation]:

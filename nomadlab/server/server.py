@@ -413,13 +413,15 @@ class Server:
                 self._capacity_changed(node, f'node "{node.name}" became eligible')
             return node
 
-    def drain_node(self, node_id: str, deadline: int = 0, ignore_system: bool = False) -> Node:
+    def drain_node(self, node_id: str, deadline: int = 0, ignore_system: bool = False,
+                   meta: Optional[dict[str, str]] = None, accessor_id: str = "") -> Node:
         """Start draining: the node takes no new work and the drainer migrates its
         allocations away, ``migrate.max_parallel`` at a time per group.
 
         ``deadline`` as in Nomad's DrainSpec (ns): -1 forces every allocation off now,
         0 sets no deadline, more marks whatever is left once that long has passed.
         ``ignore_system`` leaves system jobs' allocations running on the node.
+        ``meta`` is the operator's drain metadata (``-m``, ``-meta``), kept in LastDrain.
         """
         with self._lock:
             now = self.clock()
@@ -431,15 +433,18 @@ class Server:
             message = "Node drain strategy updated" if current is not None and \
                 current.drain_strategy is not None else "Node drain strategy set"
             node = self.state.update_node_drain(node_id, strategy, event=NodeEvent(
-                message=message, subsystem=DRAIN_SUBSYSTEM))
+                message=message, subsystem=DRAIN_SUBSYSTEM), meta=meta,
+                accessor_id=accessor_id)
             return node
 
-    def cancel_drain(self, node_id: str, mark_eligible: bool = False) -> Node:
+    def cancel_drain(self, node_id: str, mark_eligible: bool = False,
+                     meta: Optional[dict[str, str]] = None, accessor_id: str = "") -> Node:
         """Stop draining; the node stays ineligible unless ``mark_eligible``."""
         with self._lock:
             node = self.state.update_node_drain(node_id, None, mark_eligible=mark_eligible,
                                                 event=NodeEvent(message="Node drain disabled",
-                                                                subsystem=DRAIN_SUBSYSTEM))
+                                                                subsystem=DRAIN_SUBSYSTEM),
+                                                meta=meta, accessor_id=accessor_id)
             if mark_eligible:
                 self._capacity_changed(node, f'node "{node.name}" finished draining')
             return node

@@ -37,6 +37,7 @@ from ..structs import (NODE_ELIGIBILITY, NODE_STATUSES, ACLPolicy, ACLToken,
                        NodeEvent)
 from ..scheduler.node_class import computed_class
 from ..structs.deployment import DeploymentStatusUpdate
+from ..structs.node import DRAIN_CANCELED, DRAIN_COMPLETE, DRAIN_DRAINING, DrainMetadata
 from ..structs.timestamps import format_rfc3339, parse_rfc3339
 from .events import Event, EventSubscription
 from ..structs.operator import SCHEDULER_ALGORITHMS, SchedulerConfig
@@ -1049,10 +1050,15 @@ class StateStore(ServiceWrites, _Reads):
 
     def update_node_drain(self, node_id: str, drain_strategy: Optional[DrainStrategy],
                           mark_eligible: bool = False,
-                          event: Optional[NodeEvent] = None) -> Node:
+                          event: Optional[NodeEvent] = None,
+                          meta: Optional[dict[str, str]] = None, accessor_id: str = "",
+                          completed: bool = False) -> Node:
         """Start (a strategy) or stop (None) draining; a drain makes the node ineligible.
 
         When a drain ends the node stays ineligible unless ``mark_eligible``, as in Nomad.
+        ``LastDrain`` follows Nomad's updateNodeDrainImpl: a new drain starts a fresh
+        one; any change of a drain updates it (the operator's ``meta`` replaces the old
+        only when given; ``completed`` says the drainer, not an operator, ended it).
         """
         changes: dict[str, Any] = {"drain_strategy": copy.deepcopy(drain_strategy),
                                    "drain": drain_strategy is not None}
@@ -1061,6 +1067,11 @@ class StateStore(ServiceWrites, _Reads):
         elif mark_eligible:
             changes["scheduling_eligibility"] = "eligible"
         with self._transaction("NodeDrain") as txn:
+            existing: Optional[Node] = txn.get("nodes", node_id)
+            if existing is not None and not (existing.drain_strategy is None
+                                             and drain_strategy is None):
+                changes["last_drain"] = _last_drain(existing, drain_strategy, self.clock(),
+                                                    meta, accessor_id, completed)
             return self._txn_update_node(txn, node_id, event, **changes)
 
     def delete_node(self, node_id: str) -> Node:
@@ -1359,6 +1370,27 @@ class StateStore(ServiceWrites, _Reads):
             txn.t["scheduler_config"] = stored
             txn.touched_tables.add("scheduler_config")
             return stored
+
+
+def _last_drain(node: Node, strategy: Optional[DrainStrategy], now: int,
+                meta: Optional[dict[str, str]], accessor_id: str,
+                completed: bool) -> DrainMetadata:
+    """The node's LastDrain after a drain write (times to the second, as Nomad keeps
+    them)."""
+    moment = format_rfc3339(now - now % 1_000_000_000)
+    if node.drain_strategy is None or node.last_drain is None:
+        last = DrainMetadata(started_at=moment if node.drain_strategy is None else
+                             node.drain_strategy.started_at, meta=dict(meta or {}))
+    else:
+        last = copy.deepcopy(node.last_drain)
+    last.updated_at = moment
+    if meta:
+        last.meta = dict(meta)
+    if accessor_id:
+        last.accessor_id = accessor_id
+    last.status = (DRAIN_DRAINING if strategy is not None
+                   else DRAIN_COMPLETE if completed else DRAIN_CANCELED)
+    return last
 
 
 def _append_node_event(events: list[NodeEvent], event: NodeEvent) -> list[NodeEvent]:

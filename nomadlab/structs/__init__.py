@@ -26,7 +26,8 @@ from .operator import SCHEDULER_ALGORITHMS, PreemptionConfig, SchedulerConfig
 from .service_registration import (CHECK_MODES, CHECK_STATUSES, CheckQueryResult,
                                    ServiceRegistration)
 from .summary import JobSummary, TaskGroupSummary
-from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainStrategy, DriverInfo, Node,
+from .node import (NODE_ELIGIBILITY, NODE_STATUSES, DrainMetadata, DrainStrategy, DriverInfo,
+                   Node,
                    NodeCpuResources, NodeDiskResources, NodeEvent, NodeMemoryResources,
                    NodeReservedCpuResources, NodeReservedDiskResources,
                    NodeReservedMemoryResources, NodeReservedNetworkResources,

@@ -12,6 +12,7 @@ __all__ = ["Node", "NodeResources", "NodeCpuResources", "NodeMemoryResources",
            "NodeDiskResources", "NodeReservedResources", "NodeReservedCpuResources",
            "NodeReservedMemoryResources", "NodeReservedDiskResources",
            "NodeReservedNetworkResources", "DriverInfo", "NodeEvent", "DrainStrategy",
+           "DrainMetadata", "DRAIN_DRAINING", "DRAIN_COMPLETE", "DRAIN_CANCELED",
            "NODE_STATUSES", "NODE_ELIGIBILITY"]
 
 NODE_STATUSES = ("initializing", "ready", "down", "disconnected")
@@ -105,6 +106,22 @@ class DrainStrategy(APIStruct):
     started_at: Optional[str] = None
 
 
+#: Nomad's DrainStatus values, as LastDrain.Status carries them.
+DRAIN_DRAINING, DRAIN_COMPLETE, DRAIN_CANCELED = "draining", "complete", "canceled"
+
+
+@dataclass
+class DrainMetadata(APIStruct):
+    """Nomad's LastDrain: the node's most recent drain, kept after it ended, with the
+    operator's ``-m`` message and ``-meta`` pairs (``message``, ``cancel_message``)."""
+
+    started_at: Optional[str] = None
+    updated_at: Optional[str] = None
+    status: str = ""
+    accessor_id: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Node(APIStruct):
     """A client node with its fingerprinted attributes, drivers and resources."""
@@ -132,6 +149,7 @@ class Node(APIStruct):
     scheduling_eligibility: str = "eligible"
     drain: bool = False
     drain_strategy: Optional[DrainStrategy] = None
+    last_drain: Optional[DrainMetadata] = None
     events: list[NodeEvent] = field(default_factory=list)
     create_index: int = 0
     modify_index: int = 0
