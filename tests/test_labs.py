@@ -183,14 +183,23 @@ def test_lab_runs_with_docker(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", LABS, ids=IDS)
-def test_lab_runs_without_docker(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lab_runs_without_docker_and_its_exercise_can_be_done(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Binder: the labs say once that no engine answers and teach without it.  This
+    run also puts a right answer in the exercise cell, and the lab's own grader says it is
+    done (the run with Docker leaves the exercise untouched: the grader finds it
+    unfinished), so each lab runs twice, not three times."""
     monkeypatch.setenv("DOCKER_HOST", UNREACHABLE)
     from nomadlab.drivers.docker import DockerDriver
     fingerprint = DockerDriver().fingerprint()
     assert not fingerprint.detected and "not reachable" in fingerprint.health_description, \
         "with DOCKER_HOST pointing nowhere the docker driver must report itself not detected"
-    text = _run(path)  # the kernel inherits DOCKER_HOST
-    _check_exercise(path, text)
+    number = path.name[:2]
+    text = _run(path, solution=SOLUTIONS[number][1] if number in SOLUTIONS else "")
+    if number in SOLUTIONS:
+        assert f"Lab {number}: all done!" in text, text[-2000:]
+    else:
+        _check_exercise(path, text)
     assert "Docker engine: detected" not in text
     said = text.count("No Docker engine here")
     assert said <= 1, f"{path.name} says {said} times that no Docker engine answers"
@@ -203,10 +212,9 @@ def test_lab_runs_without_docker(path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert "missing drivers" in text and "The task ran in a Docker container." not in text
 
 
-@pytest.mark.parametrize("path", [p for p in LABS if p.name[:2] in SOLUTIONS],
-                         ids=[p.name for p in LABS if p.name[:2] in SOLUTIONS])
-def test_lab_exercise_can_be_done(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A right answer in the exercise cell, and the lab's own grader says it is done."""
-    monkeypatch.setenv("DOCKER_HOST", UNREACHABLE)  # the exercises need no Docker
-    text = _run(path, solution=SOLUTIONS[path.name[:2]][1])
-    assert f"Lab {path.name[:2]}: all done!" in text, text[-2000:]
+def test_every_lab_with_an_exercise_has_a_solution_here() -> None:
+    """A lab whose grader is never given a right answer would go untested."""
+    for path in LABS:
+        number = path.name[:2]
+        if number != "00":
+            assert number in SOLUTIONS, f"{path.name}: add its solution to SOLUTIONS"
